@@ -1,0 +1,464 @@
+// Package alerting is the alert role. It reads candidate alerts from the
+// alerts topic and evaluates policy rules as SQL over ClickHouse. It drops
+// repeats of an alert within a dedup period, stores each raised alert in the
+// alerts table and prints it.
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/record"
+	"github.com/harrierhq/harrier/storage"
+)
+
+// Defaults of Config.
+const (
+	DefaultGroup        = "harrier-alert"
+	DefaultEvalInterval = 30 * time.Second
+	DefaultDedup        = time.Hour
+)
+
+// alertColumns are the columns of the alerts table that raise writes.
+var alertColumns = []string{
+	"alert_id", "fingerprint", "raised_at", "raised_ns", "source", "name", "severity",
+	"container_id", "container_name", "host_id", "image_id", "image_ref",
+	"score", "threshold", "summary", "drivers", "query",
+}
+
+// Config configures the alert role.
+type Config struct {
+	// Brokers are the Kafka bootstrap addresses. Run needs at least one.
+	Brokers []string
+	// TopicPrefix is prepended to record.TopicAlerts, for example "harrier.".
+	TopicPrefix string
+	// Group is the consumer group id. Default "harrier-alert".
+	Group string
+	// RulesFile is the path of a YAML rules file. Empty means the rules
+	// embedded from rules/default.yaml.
+	RulesFile string
+	// EvalInterval is the time between two evaluations of the rules.
+	// Default 30 s.
+	EvalInterval time.Duration
+	// Dedup is the period after raising an alert during which an alert with
+	// the same fingerprint is dropped. Default 1 h.
+	Dedup time.Duration
+}
+
+// Stats counts the work of an Alerter since it was created.
+type Stats struct {
+	// Received counts messages read from the alerts topic.
+	Received int64
+	// Invalid counts messages skipped because their envelope or alert
+	// payload failed validation.
+	Invalid int64
+	// Raised counts alerts stored and printed.
+	Raised int64
+	// Deduplicated counts alerts dropped because the same fingerprint was
+	// raised within the dedup period.
+	Deduplicated int64
+	// RuleEvaluations counts rule runs, successful or not.
+	RuleEvaluations int64
+	// RuleErrors counts rule runs that failed.
+	RuleErrors int64
+	// RaisedBySource counts raised alerts by source ("model" or "rule").
+	RaisedBySource map[string]int64
+}
+
+// Alerter is the alert role.
+type Alerter struct {
+	cfg    Config
+	store  *storage.Store
+	rules  []Rule
+	logger *slog.Logger
+	now    func() time.Time
+
+	// raiseMu serialises raising, so that the consumer and the rule
+	// evaluation of one Alerter do not raise the same fingerprint twice. It
+	// guards out, lastRaised and dedupLoaded.
+	//
+	// NOTE: the dedup state is per process. Two alert processes that
+	// evaluate the same rules both raise each rule alert once per period.
+	raiseMu     sync.Mutex
+	out         io.Writer
+	lastRaised  map[string]int64 // fingerprint to raised_ns
+	dedupLoaded bool
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// New loads the rules and returns an Alerter that stores alerts in store and
+// prints them to out.
+func New(cfg Config, store *storage.Store, out io.Writer, logger *slog.Logger) (*Alerter, error) {
+	if store == nil {
+		return nil, errors.New("missing store: the alert role needs ClickHouse")
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if cfg.Group == "" {
+		cfg.Group = DefaultGroup
+	}
+	if cfg.EvalInterval < 0 {
+		return nil, fmt.Errorf("invalid alert eval interval %s: expected a positive duration", cfg.EvalInterval)
+	}
+	if cfg.EvalInterval == 0 {
+		cfg.EvalInterval = DefaultEvalInterval
+	}
+	if cfg.Dedup < 0 {
+		return nil, fmt.Errorf("invalid alert dedup period %s: expected a positive duration", cfg.Dedup)
+	}
+	if cfg.Dedup == 0 {
+		cfg.Dedup = DefaultDedup
+	}
+
+	var rules []Rule
+	var err error
+	if cfg.RulesFile == "" {
+		rules, err = DefaultRules()
+	} else {
+		rules, err = LoadRules(cfg.RulesFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	return &Alerter{
+		cfg:        cfg,
+		store:      store,
+		rules:      rules,
+		logger:     logger.With("component", "alerter"),
+		now:        time.Now,
+		out:        out,
+		lastRaised: make(map[string]int64),
+		stats:      Stats{RaisedBySource: make(map[string]int64)},
+	}, nil
+}
+
+// Rules returns the loaded rules.
+func (a *Alerter) Rules() []Rule { return slices.Clone(a.rules) }
+
+// Stats returns a copy of the counters.
+func (a *Alerter) Stats() Stats {
+	a.statsMu.Lock()
+	defer a.statsMu.Unlock()
+	s := a.stats
+	s.RaisedBySource = maps.Clone(a.stats.RaisedBySource)
+	return s
+}
+
+func (a *Alerter) count(f func(s *Stats)) {
+	a.statsMu.Lock()
+	f(&a.stats)
+	a.statsMu.Unlock()
+}
+
+// Run consumes the alerts topic and evaluates the rules every EvalInterval,
+// starting at once, until ctx is done. It returns nil on cancellation.
+func (a *Alerter) Run(ctx context.Context) error {
+	if len(a.cfg.Brokers) == 0 {
+		return errors.New("missing kafka brokers: the alert role reads the alerts topic")
+	}
+	a.logger.Info("Alerter started", "rules", len(a.rules), "eval_interval", a.cfg.EvalInterval, "dedup", a.cfg.Dedup)
+	defer a.logger.Info("Alerter stopped", "stats", a.Stats())
+
+	a.raiseMu.Lock()
+	err := a.loadDedup(ctx)
+	a.raiseMu.Unlock()
+	if err != nil {
+		// The first raise retries the load and fails until it succeeds.
+		a.logger.Warn("Loading recent alert fingerprints failed, retrying on the first alert", "err", err)
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.evaluateLoop(ctx)
+	}()
+
+	err = kafka.Consume(ctx, kafka.ConsumerConfig{
+		Brokers:     a.cfg.Brokers,
+		TopicPrefix: a.cfg.TopicPrefix,
+		Group:       a.cfg.Group,
+		Topics:      []string{record.TopicAlerts},
+		Logger:      a.logger,
+	}, a.HandleBatch)
+	wg.Wait()
+	return err
+}
+
+func (a *Alerter) evaluateLoop(ctx context.Context) {
+	ticker := time.NewTicker(a.cfg.EvalInterval)
+	defer ticker.Stop()
+	for {
+		if err := a.EvaluateRules(ctx); err != nil && ctx.Err() == nil {
+			a.logger.Error("Rule evaluation failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// HandleBatch validates the alert envelopes of a batch and raises the valid
+// ones. A message that fails validation is counted in Stats.Invalid and
+// skipped, so it is not retried. HandleBatch returns an error only when
+// storage fails, and then nothing of the batch is marked as raised.
+func (a *Alerter) HandleBatch(ctx context.Context, batch []kafka.Message) error {
+	var valid []candidate
+	var invalid int
+	var firstErr error
+	var firstMsg kafka.Message
+	for _, msg := range batch {
+		alert, err := decodeAlert(msg.Value)
+		if err != nil {
+			if invalid == 0 {
+				firstErr, firstMsg = err, msg
+			}
+			invalid++
+			continue
+		}
+		valid = append(valid, candidate{Alert: alert})
+	}
+	a.count(func(s *Stats) {
+		s.Received += int64(len(batch))
+		s.Invalid += int64(invalid)
+	})
+	if invalid > 0 {
+		a.logger.Warn("Skipped invalid alert messages", "count", invalid,
+			"first_topic", firstMsg.Topic, "first_partition", firstMsg.Partition, "first_offset", firstMsg.Offset, "first_err", firstErr)
+	}
+	return a.raise(ctx, valid)
+}
+
+// decodeAlert parses and checks one message of the alerts topic. An alert
+// without a fingerprint gets one from its source, name and container.
+func decodeAlert(value []byte) (record.Alert, error) {
+	var alert record.Alert
+	env, err := record.Decode(value)
+	if err != nil {
+		return alert, err
+	}
+	if env.Kind != record.KindAlert {
+		return alert, fmt.Errorf("invalid envelope field kind=%q on the alerts topic: expected alert", env.Kind)
+	}
+	if err := json.Unmarshal(env.Payload, &alert); err != nil {
+		return alert, fmt.Errorf("invalid alert payload of record %s: %w", env.ID, err)
+	}
+	alert.Severity = strings.ToLower(alert.Severity)
+	switch {
+	case alert.Source != "model" && alert.Source != "rule":
+		return alert, fmt.Errorf("invalid alert field source=%q in record %s: expected model or rule", alert.Source, env.ID)
+	case alert.Name == "":
+		return alert, fmt.Errorf("missing alert field name in record %s", env.ID)
+	case !slices.Contains(alertSeverities, alert.Severity):
+		return alert, fmt.Errorf("invalid alert field severity=%q in record %s: expected one of %s", alert.Severity, env.ID, strings.Join(alertSeverities, ", "))
+	}
+	if alert.HostID == "" {
+		alert.HostID = env.HostID
+	}
+	if alert.TimeNs == 0 {
+		alert.TimeNs = env.CollectedNs
+	}
+	if alert.Fingerprint == "" {
+		alert.Fingerprint = record.NewID(alert.Source, alert.Name, alert.ContainerID)
+	}
+	return alert, nil
+}
+
+// EvaluateRules runs every rule once and raises what they find. A failing
+// rule is counted and logged, the other rules still run, and the returned
+// error joins the failures.
+func (a *Alerter) EvaluateRules(ctx context.Context) error {
+	nowNs := a.now().UnixNano()
+	var found []candidate
+	var errs []error
+	for _, rule := range a.rules {
+		alerts, err := a.evaluateRule(ctx, rule, nowNs)
+		a.count(func(s *Stats) {
+			s.RuleEvaluations++
+			if err != nil {
+				s.RuleErrors++
+			}
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		found = append(found, alerts...)
+	}
+	if err := a.raise(ctx, found); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// raise drops repeats, fills in container facts, stores the remaining
+// alerts in one insert and then prints them. When the insert fails nothing
+// is marked as raised, so a retry raises the same alerts.
+func (a *Alerter) raise(ctx context.Context, alerts []candidate) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	a.raiseMu.Lock()
+	defer a.raiseMu.Unlock()
+
+	if err := a.loadDedup(ctx); err != nil {
+		return err
+	}
+
+	raisedAt := a.now()
+	raisedNs := raisedAt.UnixNano()
+	a.pruneDedup(raisedNs)
+	var fresh []candidate
+	inBatch := make(map[string]bool)
+	for _, c := range alerts {
+		last, seen := a.lastRaised[c.Fingerprint]
+		if inBatch[c.Fingerprint] || (seen && raisedNs-last < int64(a.cfg.Dedup)) {
+			continue
+		}
+		inBatch[c.Fingerprint] = true
+		fresh = append(fresh, c)
+	}
+	if dropped := len(alerts) - len(fresh); dropped > 0 {
+		a.count(func(s *Stats) { s.Deduplicated += int64(dropped) })
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+
+	if err := a.enrich(ctx, fresh); err != nil {
+		return err
+	}
+
+	rows := make([][]any, len(fresh))
+	for i, c := range fresh {
+		rows[i] = []any{
+			record.NewID(c.Fingerprint, strconv.FormatInt(raisedNs, 10)), c.Fingerprint, raisedAt, raisedNs,
+			c.Source, c.Name, c.Severity,
+			c.ContainerID, c.ContainerName, c.HostID, c.ImageID, c.ImageRef,
+			c.Score, c.Threshold, c.Summary, nonNil(c.Drivers), c.Query,
+		}
+	}
+	if err := a.store.Insert(ctx, "alerts", alertColumns, rows); err != nil {
+		return fmt.Errorf("store %d alerts: %w", len(rows), err)
+	}
+
+	for _, c := range fresh {
+		a.lastRaised[c.Fingerprint] = raisedNs
+		if _, err := io.WriteString(a.out, formatAlert(c, raisedAt)); err != nil {
+			a.logger.Warn("Printing alert failed", "fingerprint", c.Fingerprint, "err", err)
+		}
+	}
+	a.count(func(s *Stats) {
+		s.Raised += int64(len(fresh))
+		for _, c := range fresh {
+			s.RaisedBySource[c.Source]++
+		}
+	})
+	return nil
+}
+
+// loadDedup reads the fingerprints raised within the dedup period from the
+// alerts table, once, so that a restart does not raise them again.
+func (a *Alerter) loadDedup(ctx context.Context) error {
+	if a.dedupLoaded {
+		return nil
+	}
+	since := a.now().Add(-a.cfg.Dedup)
+	query := fmt.Sprintf("SELECT fingerprint, max(raised_ns) AS last_raised_ns FROM alerts"+
+		" WHERE raised_at >= toDateTime(%d) AND raised_ns >= %d GROUP BY fingerprint", since.Unix(), since.UnixNano())
+	_, rows, err := a.store.Query(ctx, query)
+	if err != nil {
+		return fmt.Errorf("load recent alert fingerprints: %w", err)
+	}
+	for _, row := range rows {
+		ns, ok := row[1].(int64)
+		if !ok {
+			return fmt.Errorf("load recent alert fingerprints: invalid raised_ns value %v of type %T", row[1], row[1])
+		}
+		a.lastRaised[toString(row[0])] = ns
+	}
+	a.dedupLoaded = true
+	a.logger.Info("Loaded recent alert fingerprints", "count", len(rows), "since", since.UTC())
+	return nil
+}
+
+// pruneDedup deletes the fingerprints raised before the dedup period.
+func (a *Alerter) pruneDedup(nowNs int64) {
+	for fp, ns := range a.lastRaised {
+		if nowNs-ns >= int64(a.cfg.Dedup) {
+			delete(a.lastRaised, fp)
+		}
+	}
+}
+
+// enrich fills in the container name, image reference, host id and image
+// id of alerts that lack them, from the latest row of the containers table.
+func (a *Alerter) enrich(ctx context.Context, alerts []candidate) error {
+	var ids []string
+	for _, c := range alerts {
+		missing := c.ContainerName == "" || c.ImageRef == "" || c.HostID == "" || c.ImageID == ""
+		if c.ContainerID != "" && missing && !slices.Contains(ids, c.ContainerID) {
+			ids = append(ids, c.ContainerID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, rows, err := a.store.Query(ctx, containerInfoQuery(ids))
+	if err != nil {
+		return fmt.Errorf("look up containers of alerts: %w", err)
+	}
+	type info struct{ name, host, ref, image string }
+	byID := make(map[string]info, len(rows))
+	for _, row := range rows {
+		byID[toString(row[0])] = info{name: toString(row[1]), host: toString(row[2]), ref: toString(row[3]), image: toString(row[4])}
+	}
+	for i := range alerts {
+		c := &alerts[i]
+		in, ok := byID[c.ContainerID]
+		if !ok {
+			continue
+		}
+		c.ContainerName = firstNonEmpty(c.ContainerName, in.name)
+		c.HostID = firstNonEmpty(c.HostID, in.host)
+		c.ImageRef = firstNonEmpty(c.ImageRef, in.ref)
+		c.ImageID = firstNonEmpty(c.ImageID, in.image)
+	}
+	return nil
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

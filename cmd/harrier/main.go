@@ -1,0 +1,143 @@
+// Command harrier runs every role of the Harrier pipeline. Each role is a
+// subcommand so that it can run and scale as its own process; 'run' starts
+// all of them in one process and 'demo' replays a bundled fleet end to end.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/harrierhq/harrier/internal/config"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	// groups are the config key groups that get flags.
+	groups []string
+	// setup adds the command's own flags.
+	setup func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions)
+	run   func(ctx context.Context, env *cmdEnv) error
+}
+
+// cmdOptions holds the flags that are not config keys.
+type cmdOptions struct {
+	dataDir         string
+	keep            bool
+	noHost          bool
+	once            bool
+	embeddedBroker  bool
+	localClickHouse string
+}
+
+// cmdEnv is what a command's run function receives.
+type cmdEnv struct {
+	cfg    *config.Config
+	loader *config.Loader
+	opts   *cmdOptions
+	args   []string
+	logger *slog.Logger
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func commands() []*command {
+	return []*command{
+		brokerCommand(),
+		collectCommand(),
+		normalizeCommand(),
+		scoreCommand(),
+		alertCommand(),
+		migrateCommand(),
+		sqlCommand(),
+		runCommand(),
+		demoCommand(),
+		configCommand(),
+	}
+}
+
+func main() {
+	os.Exit(mainWithArgs(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func mainWithArgs(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			return mainWithArgs([]string{args[1], "--help"}, stdout, stderr)
+		}
+		printHelp(stdout)
+		return 0
+	}
+	var cmd *command
+	for _, c := range commands() {
+		if c.name == args[0] {
+			cmd = c
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "harrier: unknown command %q\n\n", args[0])
+		printHelp(stderr)
+		return 2
+	}
+
+	fs := flag.NewFlagSet("harrier "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	loader := config.NewLoader(fs, append([]string{"log"}, cmd.groups...)...)
+	opts := &cmdOptions{}
+	if cmd.setup != nil {
+		cmd.setup(fs, loader, opts)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: harrier %s [flags]\n\n%s\n\nFlags:\n", cmd.name, cmd.summary)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cfg, err := loader.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "harrier %s: %v\n", cmd.name, err)
+		return 2
+	}
+	logger := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &cmdEnv{cfg: cfg, loader: loader, opts: opts, args: fs.Args(), logger: logger, stdout: stdout, stderr: stderr}
+	if err := cmd.run(ctx, env); err != nil {
+		fmt.Fprintf(stderr, "harrier %s: %v\n", cmd.name, err)
+		return 1
+	}
+	return 0
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "Harrier: streaming anomaly detection for container security.")
+	fmt.Fprintln(w, "\nUsage: harrier <command> [flags]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'harrier <command> --help' for the flags of a command.")
+	fmt.Fprintln(w, "Every flag that names a config key can also be set in the YAML file given by")
+	fmt.Fprintln(w, "--config or by a HARRIER_... environment variable; see harrier.example.yaml.")
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

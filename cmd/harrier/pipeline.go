@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"sync"
+
+	"github.com/harrierhq/harrier/alerting"
+	"github.com/harrierhq/harrier/internal/config"
+	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/models"
+	"github.com/harrierhq/harrier/normalize"
+	"github.com/harrierhq/harrier/storage"
+)
+
+// pipeline is the consuming half of Harrier (normalize, score, alert) in
+// one process, as 'run' and 'demo' use it.
+type pipeline struct {
+	store      *storage.Store
+	producer   *kafka.Producer
+	normalizer *normalize.Normalizer
+	scorer     *models.Scorer
+	alerter    *alerting.Alerter
+
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	errs   chan error
+}
+
+func newPipeline(cfg *config.Config, store *storage.Store, env *cmdEnv) (*pipeline, error) {
+	p := &pipeline{store: store, producer: kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix), errs: make(chan error, 3)}
+	p.normalizer = newNormalizer(cfg, store, p.producer, env)
+	p.scorer = newScorer(cfg, store, p.producer, env)
+	a, err := newAlerter(cfg, store, env)
+	if err != nil {
+		p.producer.Close()
+		return nil, err
+	}
+	p.alerter = a
+	return p, nil
+}
+
+// start runs the three roles until stop is called or ctx is done.
+func (p *pipeline) start(ctx context.Context) {
+	ctx, p.cancel = context.WithCancel(ctx)
+	for _, run := range []func(context.Context) error{p.normalizer.Run, p.scorer.Run, p.alerter.Run} {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := run(ctx); err != nil {
+				p.errs <- err
+			}
+		}()
+	}
+}
+
+// stop ends the roles, waits for them and closes the producer.
+func (p *pipeline) stop() error {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+	p.producer.Close()
+	select {
+	case err := <-p.errs:
+		return err
+	default:
+		return nil
+	}
+}

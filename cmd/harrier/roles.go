@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/harrierhq/harrier/alerting"
+	"github.com/harrierhq/harrier/collectors"
+	"github.com/harrierhq/harrier/internal/broker"
+	"github.com/harrierhq/harrier/internal/config"
+	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/record"
+	"github.com/harrierhq/harrier/models"
+	"github.com/harrierhq/harrier/normalize"
+	"github.com/harrierhq/harrier/storage"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// allTopics lists the topics Harrier creates before its roles start.
+var allTopics = []string{record.TopicLogs, record.TopicMetrics, record.TopicScans, record.TopicInventory, record.TopicAlerts, record.TopicDeadLetters}
+
+func brokerCommand() *command {
+	return &command{
+		name:    "broker",
+		summary: "Run the embedded Kafka-protocol broker (single node, for local use and tests).",
+		groups:  []string{"broker", "kafka", "http"},
+		run: func(ctx context.Context, env *cmdEnv) error {
+			b, err := broker.Start(broker.Config{Port: env.cfg.Broker.Port, DataDir: env.cfg.Broker.DataDir, Partitions: env.cfg.Kafka.Partitions}, env.logger)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			fmt.Fprintf(env.stdout, "broker listening on %s\n", b.Addr())
+			serveHTTP(ctx, env)
+			<-ctx.Done()
+			return nil
+		},
+	}
+}
+
+func collectCommand() *command {
+	return &command{
+		name:    "collect",
+		summary: "Run the collector agent: ship container logs, cgroup stats, scan reports and host facts to Kafka.",
+		groups:  []string{"kafka", "collect", "http"},
+		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
+			l.Alias(fs, "kafka", "kafka.brokers")
+			fs.BoolVar(&o.once, "once", false, "read what is there now, send it and exit instead of following")
+		},
+		run: func(ctx context.Context, env *cmdEnv) error {
+			cfg := env.cfg
+			if err := prepareTopics(ctx, cfg); err != nil {
+				return err
+			}
+			p := kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix)
+			defer p.Close()
+			agent := collectors.NewAgent(agentConfig(cfg), p, env.logger)
+			serveHTTP(ctx, env)
+			if env.opts.once {
+				err := agent.RunOnce(ctx)
+				fmt.Fprintf(env.stdout, "%+v\n", agent.Stats())
+				return err
+			}
+			return agent.Run(ctx)
+		},
+	}
+}
+
+func agentConfig(cfg *config.Config) collectors.AgentConfig {
+	return collectors.AgentConfig{
+		HostID:     cfg.Collect.HostID,
+		DockerRoot: cfg.Collect.DockerRoot,
+		CRIRoot:    cfg.Collect.CRIRoot,
+		CgroupRoot: cfg.Collect.CgroupRoot,
+		ScanDir:    cfg.Collect.ScanDir,
+		HostRoot:   cfg.Collect.HostRoot,
+		StateDir:   cfg.Collect.StateDir,
+		Interval:   cfg.Collect.Interval,
+		MaxCgroups: cfg.Collect.MaxCgroups,
+	}
+}
+
+func normalizeCommand() *command {
+	return &command{
+		name:    "normalize",
+		summary: "Consume the telemetry topics, validate and enrich each record and store it in ClickHouse.",
+		groups:  []string{"kafka", "clickhouse", "http"},
+		setup:   connectionAliases,
+		run: func(ctx context.Context, env *cmdEnv) error {
+			store, err := openStore(ctx, env.cfg, true)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			if err := prepareTopics(ctx, env.cfg); err != nil {
+				return err
+			}
+			p := kafka.NewProducer(env.cfg.Kafka.Brokers, env.cfg.Kafka.TopicPrefix)
+			defer p.Close()
+			serveHTTP(ctx, env)
+			return newNormalizer(env.cfg, store, p, env).Run(ctx)
+		},
+	}
+}
+
+func newNormalizer(cfg *config.Config, store *storage.Store, p *kafka.Producer, env *cmdEnv) *normalize.Normalizer {
+	return normalize.New(normalize.Config{Brokers: cfg.Kafka.Brokers, TopicPrefix: cfg.Kafka.TopicPrefix}, store, p, env.logger)
+}
+
+func scoreCommand() *command {
+	return &command{
+		name:    "score",
+		summary: "Compute windowed features per container, score them with an isolation forest and raise model alerts.",
+		groups:  []string{"kafka", "clickhouse", "features", "models", "http"},
+		setup:   connectionAliases,
+		run: func(ctx context.Context, env *cmdEnv) error {
+			store, err := openStore(ctx, env.cfg, true)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			if err := prepareTopics(ctx, env.cfg); err != nil {
+				return err
+			}
+			p := kafka.NewProducer(env.cfg.Kafka.Brokers, env.cfg.Kafka.TopicPrefix)
+			defer p.Close()
+			serveHTTP(ctx, env)
+			return newScorer(env.cfg, store, p, env).Run(ctx)
+		},
+	}
+}
+
+func newScorer(cfg *config.Config, store *storage.Store, p *kafka.Producer, env *cmdEnv) *models.Scorer {
+	return models.NewScorer(models.ScorerConfig{
+		Brokers:            cfg.Kafka.Brokers,
+		TopicPrefix:        cfg.Kafka.TopicPrefix,
+		Window:             cfg.Features.Window,
+		AllowedLateness:    cfg.Features.AllowedLateness,
+		MinTrainingWindows: cfg.Models.MinTrainingWindows,
+		Trees:              cfg.Models.Trees,
+		Subsample:          cfg.Models.Subsample,
+		Contamination:      cfg.Models.Contamination,
+		Seed:               cfg.Models.Seed,
+	}, store, p, env.logger)
+}
+
+func alertCommand() *command {
+	return &command{
+		name:    "alert",
+		summary: "Evaluate policy rules, deduplicate model and rule alerts, store them and print them.",
+		groups:  []string{"kafka", "clickhouse", "alerting", "http"},
+		setup:   connectionAliases,
+		run: func(ctx context.Context, env *cmdEnv) error {
+			store, err := openStore(ctx, env.cfg, true)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			if err := prepareTopics(ctx, env.cfg); err != nil {
+				return err
+			}
+			a, err := newAlerter(env.cfg, store, env)
+			if err != nil {
+				return err
+			}
+			serveHTTP(ctx, env)
+			return a.Run(ctx)
+		},
+	}
+}
+
+func newAlerter(cfg *config.Config, store *storage.Store, env *cmdEnv) (*alerting.Alerter, error) {
+	return alerting.New(alerting.Config{
+		Brokers:      cfg.Kafka.Brokers,
+		TopicPrefix:  cfg.Kafka.TopicPrefix,
+		RulesFile:    cfg.Alerting.RulesFile,
+		EvalInterval: cfg.Alerting.EvalInterval,
+		Dedup:        cfg.Alerting.Dedup,
+	}, store, env.stdout, env.logger)
+}
+
+func migrateCommand() *command {
+	return &command{
+		name:    "migrate",
+		summary: "Create or upgrade Harrier's ClickHouse schema; running it again is harmless.",
+		groups:  []string{"clickhouse"},
+		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
+			l.Alias(fs, "clickhouse", "clickhouse.addr")
+		},
+		run: func(ctx context.Context, env *cmdEnv) error {
+			store, err := openStore(ctx, env.cfg, false)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			applied, err := store.Migrate(ctx)
+			if err != nil {
+				return err
+			}
+			if len(applied) == 0 {
+				fmt.Fprintf(env.stdout, "schema of %s is up to date at version %d\n", env.cfg.ClickHouse.Database, storage.LatestVersion())
+				return nil
+			}
+			fmt.Fprintf(env.stdout, "applied migrations %v to %s; schema version is now %d\n", applied, env.cfg.ClickHouse.Database, storage.LatestVersion())
+			return nil
+		},
+	}
+}
+
+func sqlCommand() *command {
+	return &command{
+		name:    "sql",
+		summary: "Run one SQL query on Harrier's database and print the result as a table: harrier sql \"SELECT ...\"",
+		groups:  []string{"clickhouse"},
+		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
+			l.Alias(fs, "clickhouse", "clickhouse.addr")
+		},
+		run: func(ctx context.Context, env *cmdEnv) error {
+			if len(env.args) != 1 {
+				return errors.New("expected exactly one argument, the query, such as: harrier sql \"SELECT count() FROM events\"")
+			}
+			store, err := openStore(ctx, env.cfg, false)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			cols, rows, err := store.Query(ctx, env.args[0])
+			if err != nil {
+				return err
+			}
+			return storage.FormatTable(env.stdout, cols, rows)
+		},
+	}
+}
+
+func configCommand() *command {
+	return &command{
+		name:    "config",
+		summary: "Check a config file (harrier config check --config FILE) or list every key (harrier config keys).",
+		run: func(ctx context.Context, env *cmdEnv) error {
+			if len(env.args) == 1 && env.args[0] == "keys" {
+				keys := config.Keys()
+				sort.Strings(keys)
+				fmt.Fprintln(env.stdout, strings.Join(keys, "\n"))
+				return nil
+			}
+			if len(env.args) == 1 && env.args[0] == "check" {
+				fmt.Fprintln(env.stdout, "configuration is valid")
+				return nil
+			}
+			return errors.New("expected 'keys' or 'check'")
+		},
+	}
+}
+
+func connectionAliases(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
+	l.Alias(fs, "kafka", "kafka.brokers")
+	l.Alias(fs, "clickhouse", "clickhouse.addr")
+}
+
+// openStore connects to ClickHouse. With requireSchema it also checks that
+// the schema is migrated, so a role fails at start with a clear message
+// instead of on its first insert.
+func openStore(ctx context.Context, cfg *config.Config, requireSchema bool) (*storage.Store, error) {
+	store, err := storage.Open(ctx, storage.Config{
+		Addr:             cfg.ClickHouse.Addr,
+		Database:         cfg.ClickHouse.Database,
+		User:             cfg.ClickHouse.User,
+		Password:         cfg.ClickHouse.Password,
+		MaxExecutionTime: cfg.ClickHouse.MaxExecutionTime,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !requireSchema {
+		return store, nil
+	}
+	applied, err := store.AppliedVersions(ctx)
+	if err != nil || len(applied) == 0 || applied[len(applied)-1] < storage.LatestVersion() {
+		store.Close()
+		return nil, fmt.Errorf("the schema of database %s on %s is missing or old: run 'harrier migrate --clickhouse %s' first",
+			cfg.ClickHouse.Database, cfg.ClickHouse.Addr, cfg.ClickHouse.Addr)
+	}
+	return store, nil
+}
+
+func prepareTopics(ctx context.Context, cfg *config.Config) error {
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := kafka.Ping(pctx, cfg.Kafka.Brokers); err != nil {
+		return fmt.Errorf("%w; start one with 'harrier broker' or set --kafka", err)
+	}
+	return kafka.EnsureTopics(pctx, cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix, cfg.Kafka.Partitions, allTopics...)
+}
+
+// serveHTTP serves /healthz and /metrics on http.addr until ctx is done.
+func serveHTTP(ctx context.Context, env *cmdEnv) {
+	if env.cfg.HTTP.Addr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("/metrics", promhttp.Handler())
+	srv := &http.Server{Addr: env.cfg.HTTP.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			env.logger.Error("HTTP endpoint failed", "addr", env.cfg.HTTP.Addr, "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+}
+
+var _ = os.Stderr

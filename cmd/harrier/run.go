@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/harrierhq/harrier/collectors"
+	"github.com/harrierhq/harrier/internal/broker"
+	"github.com/harrierhq/harrier/internal/config"
+	"github.com/harrierhq/harrier/internal/kafka"
+)
+
+func runCommand() *command {
+	return &command{
+		name:    "run",
+		summary: "Run every role in one process: embedded broker, collector, normalizer, scorer and alerter.",
+		groups:  []string{"kafka", "clickhouse", "broker", "collect", "features", "models", "alerting", "http"},
+		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
+			connectionAliases(fs, l, o)
+			fs.BoolVar(&o.embeddedBroker, "embedded-broker", true, "start the embedded broker on broker.port and use it; --kafka turns this off")
+		},
+		run: func(ctx context.Context, env *cmdEnv) error {
+			cfg := env.cfg
+			if env.opts.embeddedBroker && !env.loader.IsSet("kafka.brokers") {
+				b, err := broker.Start(broker.Config{Port: cfg.Broker.Port, DataDir: cfg.Broker.DataDir, Partitions: cfg.Kafka.Partitions}, env.logger)
+				if err != nil {
+					return err
+				}
+				defer b.Close()
+				cfg.Kafka.Brokers = []string{b.Addr()}
+			}
+			store, err := openStore(ctx, cfg, false)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			if _, err := store.Migrate(ctx); err != nil {
+				return err
+			}
+			if err := prepareTopics(ctx, cfg); err != nil {
+				return err
+			}
+			p, err := newPipeline(cfg, store, env)
+			if err != nil {
+				return err
+			}
+			serveHTTP(ctx, env)
+			p.start(ctx)
+
+			producer := kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix)
+			defer producer.Close()
+			agent := collectors.NewAgent(agentConfig(cfg), producer, env.logger)
+			fmt.Fprintf(env.stderr, "harrier run: Kafka %v, ClickHouse %s/%s; stop with Ctrl-C\n", cfg.Kafka.Brokers, cfg.ClickHouse.Addr, cfg.ClickHouse.Database)
+			agentErr := agent.Run(ctx)
+			if err := p.stop(); err != nil {
+				return err
+			}
+			if agentErr != nil && ctx.Err() == nil {
+				return agentErr
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,181 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+)
+
+// keys returns the key table bound to the fields of c. The order is the
+// order of the example file.
+func keys(c *Config) []*key {
+	return []*key{
+		{name: "kafka.brokers", def: "127.0.0.1:9092", kind: kStrings, ptr: &c.Kafka.Brokers, check: hostPorts,
+			help: "Kafka bootstrap brokers, comma-separated host:port"},
+		{name: "kafka.topic_prefix", def: "harrier.", kind: kString, ptr: &c.Kafka.TopicPrefix, check: topicPrefix,
+			help: "prefix of every topic name, such as harrier. for harrier.logs"},
+		{name: "kafka.partitions", def: "3", kind: kInt, ptr: &c.Kafka.Partitions, check: intRange(1, 1024),
+			help: "partitions of the topics Harrier creates; bounds how many processes of one role share the work"},
+
+		{name: "clickhouse.addr", def: "127.0.0.1:9000", kind: kString, ptr: &c.ClickHouse.Addr, check: hostPort,
+			help: "ClickHouse native-protocol address host:port"},
+		{name: "clickhouse.database", def: "harrier", kind: kString, ptr: &c.ClickHouse.Database, check: identifier,
+			help: "ClickHouse database that holds Harrier's tables"},
+		{name: "clickhouse.user", def: "default", kind: kString, ptr: &c.ClickHouse.User,
+			help: "ClickHouse user"},
+		{name: "clickhouse.password", def: "", kind: kString, ptr: &c.ClickHouse.Password,
+			help: "ClickHouse password; prefer HARRIER_CLICKHOUSE_PASSWORD over the file"},
+		{name: "clickhouse.max_execution_time", def: "60s", kind: kDuration, ptr: &c.ClickHouse.MaxExecutionTime, check: durationRange(time.Second, 24*time.Hour),
+			help: "server-side time limit of each query; a cancelled client does not stop a running query, this does"},
+
+		{name: "broker.port", def: "9092", kind: kInt, ptr: &c.Broker.Port, check: intRange(0, 65535),
+			help: "TCP port of the embedded broker on 127.0.0.1; 0 picks a free port"},
+		{name: "broker.data_dir", def: "", kind: kString, ptr: &c.Broker.DataDir,
+			help: "folder where the embedded broker keeps topics and offsets across restarts; empty keeps them in memory"},
+
+		{name: "collect.host_id", def: "", kind: kString, ptr: &c.Collect.HostID,
+			help: "host id sent with every record; empty reads /etc/machine-id"},
+		{name: "collect.docker_root", def: "/var/lib/docker/containers", kind: kString, ptr: &c.Collect.DockerRoot,
+			help: "Docker containers folder with <id>/<id>-json.log and config.v2.json; empty disables Docker logs"},
+		{name: "collect.cri_root", def: "/var/log/pods", kind: kString, ptr: &c.Collect.CRIRoot,
+			help: "Kubernetes CRI pod log folder; empty disables CRI logs"},
+		{name: "collect.cgroup_root", def: "/sys/fs/cgroup", kind: kString, ptr: &c.Collect.CgroupRoot,
+			help: "cgroup mount (v1, v2 or hybrid); empty disables cgroup stats"},
+		{name: "collect.scan_dir", def: "", kind: kString, ptr: &c.Collect.ScanDir,
+			help: "folder of Trivy JSON reports to ship; empty disables scan reports"},
+		{name: "collect.host_root", def: "/", kind: kString, ptr: &c.Collect.HostRoot,
+			help: "root under which /etc/os-release and /proc are read"},
+		{name: "collect.state_dir", def: "", kind: kString, ptr: &c.Collect.StateDir,
+			help: "folder for read checkpoints; empty rereads every file from the start after a restart"},
+		{name: "collect.interval", def: "10s", kind: kDuration, ptr: &c.Collect.Interval, check: durationRange(100*time.Millisecond, time.Hour),
+			help: "how often cgroups are sampled and files are checked for new lines"},
+		{name: "collect.max_cgroups", def: "2000", kind: kInt, ptr: &c.Collect.MaxCgroups, check: intRange(1, 1000000),
+			help: "maximum number of cgroups sampled per interval"},
+
+		{name: "features.window", def: "1m", kind: kDuration, ptr: &c.Features.Window, check: durationRange(time.Second, 24*time.Hour),
+			help: "length of the tumbling event-time windows features are computed over"},
+		{name: "features.allowed_lateness", def: "30s", kind: kDuration, ptr: &c.Features.AllowedLateness, check: durationRange(0, 24*time.Hour),
+			help: "how far behind the newest event time a record may arrive and still count in its window"},
+
+		{name: "models.trees", def: "100", kind: kInt, ptr: &c.Models.Trees, check: intRange(1, 10000),
+			help: "trees in the isolation forest"},
+		{name: "models.subsample", def: "256", kind: kInt, ptr: &c.Models.Subsample, check: intRange(2, 1<<20),
+			help: "training rows drawn for each tree"},
+		{name: "models.min_training_windows", def: "30", kind: kInt, ptr: &c.Models.MinTrainingWindows, check: intRange(2, 1<<20),
+			help: "windows needed before the model scores; earlier windows only train it"},
+		{name: "models.contamination", def: "0.01", kind: kFloat, ptr: &c.Models.Contamination, check: floatRange(0.0001, 0.5),
+			help: "share of training windows expected to be anomalous; sets the score threshold"},
+		{name: "models.seed", def: "1", kind: kInt64, ptr: &c.Models.Seed,
+			help: "random seed of model training, for repeatable scores"},
+
+		{name: "alerting.rules_file", def: "", kind: kString, ptr: &c.Alerting.RulesFile,
+			help: "YAML policy rules; empty uses the built-in rules"},
+		{name: "alerting.eval_interval", def: "30s", kind: kDuration, ptr: &c.Alerting.EvalInterval, check: durationRange(time.Second, 24*time.Hour),
+			help: "how often policy rules are evaluated"},
+		{name: "alerting.dedup", def: "1h", kind: kDuration, ptr: &c.Alerting.Dedup, check: durationRange(0, 30*24*time.Hour),
+			help: "an alert with the same fingerprint within this period is not raised again"},
+
+		{name: "log.level", def: "info", kind: kString, ptr: &c.Log.Level, check: oneOf("debug", "info", "warn", "error"),
+			help: "lowest level of the process log on stderr"},
+		{name: "log.format", def: "text", kind: kString, ptr: &c.Log.Format, check: oneOf("text", "json"),
+			help: "format of the process log"},
+
+		{name: "http.addr", def: "", kind: kString, ptr: &c.HTTP.Addr, check: optionalHostPort,
+			help: "address of the /healthz and /metrics endpoint, such as 127.0.0.1:9464; empty disables it"},
+	}
+}
+
+func hostPort(v any) string {
+	s := v.(string)
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return "expected host:port, such as 127.0.0.1:9000"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "expected a port from 1 to 65535"
+	}
+	return ""
+}
+
+func optionalHostPort(v any) string {
+	if v.(string) == "" {
+		return ""
+	}
+	return hostPort(v)
+}
+
+func hostPorts(v any) string {
+	list := v.([]string)
+	if len(list) == 0 {
+		return "expected at least one host:port"
+	}
+	for _, s := range list {
+		if msg := hostPort(s); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+func topicPrefix(v any) string {
+	for _, r := range v.(string) {
+		ok := r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !ok {
+			return "expected letters, digits, '.', '_' or '-'"
+		}
+	}
+	return ""
+}
+
+func identifier(v any) string {
+	s := v.(string)
+	if s == "" {
+		return "expected a name of letters, digits and '_' starting with a letter"
+	}
+	for i, r := range s {
+		ok := r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9'
+		if !ok {
+			return "expected a name of letters, digits and '_' starting with a letter"
+		}
+	}
+	return ""
+}
+
+func intRange(lo, hi int) func(any) string {
+	return func(v any) string {
+		if n := v.(int); n < lo || n > hi {
+			return fmt.Sprintf("expected an integer from %d to %d", lo, hi)
+		}
+		return ""
+	}
+}
+
+func floatRange(lo, hi float64) func(any) string {
+	return func(v any) string {
+		if f := v.(float64); f < lo || f > hi {
+			return fmt.Sprintf("expected a number from %g to %g", lo, hi)
+		}
+		return ""
+	}
+}
+
+func durationRange(lo, hi time.Duration) func(any) string {
+	return func(v any) string {
+		if d := v.(time.Duration); d < lo || d > hi {
+			return fmt.Sprintf("expected a duration from %s to %s", lo, hi)
+		}
+		return ""
+	}
+}
+
+func oneOf(allowed ...string) func(any) string {
+	return func(v any) string {
+		for _, a := range allowed {
+			if v.(string) == a {
+				return ""
+			}
+		}
+		return fmt.Sprintf("expected one of %v", allowed)
+	}
+}

@@ -1,0 +1,92 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/kafka/kafkatest"
+)
+
+func TestProduceConsumeCommitAfterHandler(t *testing.T) {
+	brokers := kafkatest.StartTestBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, brokers, "t.", 3, "logs"); err != nil {
+		t.Fatal(err)
+	}
+	p := kafka.NewProducer(brokers, "t.")
+	defer p.Close()
+	const n = 500
+	msgs := make([]kafka.Message, n)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Topic: "logs", Key: []byte(fmt.Sprint(i % 7)), Value: []byte(fmt.Sprint(i))}
+	}
+	if err := p.Write(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first handler call fails once: the same batch must come back, and
+	// every message must be seen at least once.
+	var mu sync.Mutex
+	seen := map[string]int{}
+	failed := false
+	cctx, ccancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- kafka.Consume(cctx, kafka.ConsumerConfig{Brokers: brokers, TopicPrefix: "t.", Group: "g1", Topics: []string{"logs"}, MaxBatch: 100},
+			func(ctx context.Context, batch []kafka.Message) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if !failed {
+					failed = true
+					return fmt.Errorf("storage down")
+				}
+				for _, m := range batch {
+					if m.Topic != "logs" {
+						t.Errorf("topic = %q, want suffix %q", m.Topic, "logs")
+					}
+					seen[string(m.Value)]++
+				}
+				if len(seen) == n {
+					ccancel()
+				}
+				return nil
+			})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("timed out with %d of %d messages", len(seen), n)
+	}
+	if len(seen) != n {
+		t.Fatalf("saw %d distinct messages, want %d", len(seen), n)
+	}
+
+	// A second member of the same group after the commits gets nothing old.
+	p.Write(ctx, kafka.Message{Topic: "logs", Key: []byte("k"), Value: []byte("new")})
+	got := make(chan string, 10)
+	c2ctx, c2cancel := context.WithCancel(ctx)
+	defer c2cancel()
+	go kafka.Consume(c2ctx, kafka.ConsumerConfig{Brokers: brokers, TopicPrefix: "t.", Group: "g1", Topics: []string{"logs"}},
+		func(ctx context.Context, batch []kafka.Message) error {
+			for _, m := range batch {
+				got <- string(m.Value)
+			}
+			return nil
+		})
+	select {
+	case v := <-got:
+		if v != "new" {
+			t.Fatalf("after commit, first message = %q, want %q", v, "new")
+		}
+	case <-ctx.Done():
+		t.Fatal("timed out waiting for the message written after the commit")
+	}
+}

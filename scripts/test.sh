@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs what is missing, starts a real Apache
+# Kafka (KRaft) for the integration tests, runs 'go test ./...' and stops
+# the broker it started. ClickHouse servers are started by the tests
+# themselves from the clickhouse-server binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --test
+
+kafka_dir="$(mktemp -d /tmp/harrier-test-kafka.XXXXXX)"
+stop_kafka() {
+  if [ -f "$kafka_dir/kafka.pid" ]; then
+    kill "$(cat "$kafka_dir/kafka.pid")" 2>/dev/null || true
+  fi
+}
+trap stop_kafka EXIT
+KAFKA_TEST_BROKERS="$(scripts/kafka/start.sh "$kafka_dir")"
+export KAFKA_TEST_BROKERS
+echo "Apache Kafka for integration tests on $KAFKA_TEST_BROKERS (pid $(cat "$kafka_dir/kafka.pid"))" >&2
+
+go test -count=1 -timeout 20m "$@" ./...
