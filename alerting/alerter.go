@@ -32,7 +32,7 @@ const (
 
 // alertColumns are the columns of the alerts table that raise writes.
 var alertColumns = []string{
-	"alert_id", "fingerprint", "raised_at", "raised_ns", "source", "name", "severity",
+	"alert_id", "fingerprint", "raised_at", "raised_ns", "event_at", "event_ns", "source", "name", "severity",
 	"container_id", "container_name", "host_id", "image_id", "image_ref",
 	"score", "threshold", "summary", "drivers", "query",
 }
@@ -353,6 +353,7 @@ func (a *Alerter) raise(ctx context.Context, alerts []candidate) error {
 	for i, c := range fresh {
 		rows[i] = []any{
 			record.NewID(c.Fingerprint, strconv.FormatInt(raisedNs, 10)), c.Fingerprint, raisedAt, raisedNs,
+			time.Unix(0, c.TimeNs).UTC(), c.TimeNs,
 			c.Source, c.Name, c.Severity,
 			c.ContainerID, c.ContainerName, c.HostID, c.ImageID, c.ImageRef,
 			c.Score, c.Threshold, c.Summary, nonNil(c.Drivers), c.Query,

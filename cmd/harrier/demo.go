@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/harrierhq/harrier/collectors"
@@ -63,7 +64,7 @@ func runDemo(ctx context.Context, env *cmdEnv) error {
 	if env.loader.IsSet("kafka.brokers") {
 		// A fresh topic prefix keeps an earlier run's messages out.
 		cfg.Kafka.TopicPrefix = fmt.Sprintf("%sdemo-%d.", cfg.Kafka.TopicPrefix, started.UnixNano())
-		fmt.Fprintf(out, "Kafka:      %v (topics %s*)\n", cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix)
+		fmt.Fprintf(out, "Kafka:      %s (topics %s*)\n", strings.Join(cfg.Kafka.Brokers, ","), cfg.Kafka.TopicPrefix)
 	} else {
 		b, err := broker.Start(broker.Config{Port: 0, Partitions: cfg.Kafka.Partitions}, nil)
 		if err != nil {
@@ -96,7 +97,7 @@ func runDemo(ctx context.Context, env *cmdEnv) error {
 	}
 	defer store.Close()
 	if cfg.ClickHouse.Database == demoDatabase {
-		if err := store.Exec(ctx, "DROP DATABASE IF EXISTS "+demoDatabase); err != nil {
+		if err := store.DropDatabase(ctx); err != nil {
 			return err
 		}
 	}
@@ -117,7 +118,7 @@ func runDemo(ctx context.Context, env *cmdEnv) error {
 	producer := kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix)
 	defer producer.Close()
 	agents := demoAgents(cfg, env, producer)
-	prog := newProgress(env.stderr, p, agents)
+	prog := newProgress(env.stderr, cfg, p, agents)
 	prog.start()
 	defer prog.stop()
 
@@ -174,9 +175,9 @@ func demoAgents(cfg *config.Config, env *cmdEnv, producer *kafka.Producer) []*co
 	bundle := collectors.AgentConfig{
 		HostID:          cfg.Collect.HostID,
 		DockerRoot:      filepath.Join(dir, "docker", "containers"),
-		CRIRoot:         filepath.Join(dir, "cri", "pods"),
+		CRIRoot:         filepath.Join(dir, "cri"),
 		CgroupReplayDir: filepath.Join(dir, "cgroup"),
-		ScanDir:         filepath.Join(dir, "scans", "trivy"),
+		ScanDir:         filepath.Join(dir, "scans"),
 		HostRoot:        cfg.Collect.HostRoot,
 		MaxCgroups:      cfg.Collect.MaxCgroups,
 	}

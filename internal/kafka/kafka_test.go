@@ -90,3 +90,47 @@ func TestProduceConsumeCommitAfterHandler(t *testing.T) {
 		t.Fatal("timed out waiting for the message written after the commit")
 	}
 }
+
+func TestGroupLag(t *testing.T) {
+	brokers := kafkatest.StartTestBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, brokers, "lag.", 2, "a"); err != nil {
+		t.Fatal(err)
+	}
+	p := kafka.NewProducer(brokers, "lag.")
+	defer p.Close()
+	for i := 0; i < 10; i++ {
+		if err := p.Write(ctx, kafka.Message{Topic: "a", Key: []byte(fmt.Sprint(i)), Value: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lag, err := kafka.GroupLag(ctx, brokers, "lag.", "nobody", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag != 10 {
+		t.Fatalf("lag of a group that read nothing = %d, want 10", lag)
+	}
+	cctx, ccancel := context.WithCancel(ctx)
+	seen := 0
+	go kafka.Consume(cctx, kafka.ConsumerConfig{Brokers: brokers, TopicPrefix: "lag.", Group: "reader", Topics: []string{"a"}},
+		func(ctx context.Context, batch []kafka.Message) error {
+			seen += len(batch)
+			return nil
+		})
+	defer ccancel()
+	for {
+		lag, err = kafka.GroupLag(ctx, brokers, "lag.", "reader", "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lag == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("lag still %d", lag)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,547 @@
+// Package collectors ties the collectors of one host together: the Agent
+// reads host facts, Docker and CRI containers and their logs, cgroup
+// samples and scan reports, wraps each record in an envelope and writes it
+// to Kafka.
+package collectors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/harrierhq/harrier/collectors/cgroup"
+	"github.com/harrierhq/harrier/collectors/cri"
+	"github.com/harrierhq/harrier/collectors/docker"
+	"github.com/harrierhq/harrier/collectors/host"
+	"github.com/harrierhq/harrier/collectors/internal/emit"
+	"github.com/harrierhq/harrier/collectors/internal/tail"
+	"github.com/harrierhq/harrier/collectors/scan"
+	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/record"
+)
+
+// Defaults of AgentConfig.
+const (
+	// DefaultInterval is the time between two passes of Run.
+	DefaultInterval = 10 * time.Second
+	// BatchSize is the maximum number of messages per Emitter.Write call.
+	BatchSize = 1000
+	// hostInterval is the time between two host records in Run.
+	hostInterval = time.Hour
+)
+
+// AgentConfig configures an Agent. An empty directory disables its source.
+type AgentConfig struct {
+	// HostID is the host id written into every envelope. Empty means
+	// /etc/machine-id under HostRoot, or a hash of the hostname.
+	HostID string
+	// DockerRoot is the Docker container directory, normally
+	// /var/lib/docker/containers.
+	DockerRoot string
+	// CRIRoot is the directory that holds kubelet's pods/ and containers/
+	// log directories, normally /var/log.
+	CRIRoot string
+	// CgroupRoot is the live cgroup mount, normally /sys/fs/cgroup.
+	CgroupRoot string
+	// CgroupReplayDir holds recorded cgroup snapshots,
+	// <dir>/<unix seconds>/<tree>. Each sample is stamped with its
+	// snapshot's time. It can be set together with CgroupRoot.
+	CgroupReplayDir string
+	// ScanDir holds Trivy JSON reports (*.json, searched recursively).
+	ScanDir string
+	// HostRoot is the root filesystem whose /etc and /proc describe the
+	// host, normally "/".
+	HostRoot string
+	// StateDir keeps one checkpoint per log file. Empty means that a new
+	// agent reads every log file from the start.
+	StateDir string
+	// Interval is the time between two passes of Run. Zero means
+	// DefaultInterval.
+	Interval time.Duration
+	// MaxCgroups caps the cgroups of one sample. Zero means
+	// cgroup.DefaultMaxCgroups.
+	MaxCgroups int
+}
+
+// Emitter writes messages to Kafka. *kafka.Producer implements it.
+type Emitter interface {
+	Write(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// AgentStats counts what an agent collected and produced since it started.
+type AgentStats struct {
+	// Hosts, Containers, Logs, Metrics and Scans count the records
+	// collected of each kind.
+	Hosts      int64
+	Containers int64
+	Logs       int64
+	Metrics    int64
+	Scans      int64
+	// Produced counts the messages the Emitter acknowledged.
+	Produced int64
+	// ParseErrors counts invalid input: log lines, cgroup files, scan
+	// reports, container configs and host files that could not be parsed.
+	// None of them is sent.
+	ParseErrors int64
+}
+
+// Agent collects the records of one host and writes them to Kafka.
+type Agent struct {
+	cfg    AgentConfig
+	out    Emitter
+	logger *slog.Logger
+	now    func() time.Time
+
+	hostID     string
+	store      *tail.Store
+	followers  map[string]*tail.Follower
+	sent       map[string]string
+	scanTimes  map[string]time.Time
+	lastReplay time.Time
+	lastHost   time.Time
+	sampler    *cgroup.Sampler
+	batch      []kafka.Message
+
+	mu    sync.Mutex
+	stats AgentStats
+}
+
+// NewAgent returns an agent that writes to out. A nil logger discards logs.
+func NewAgent(cfg AgentConfig, out Emitter, logger *slog.Logger) *Agent {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	return &Agent{
+		cfg:       cfg,
+		out:       out,
+		logger:    logger.With("component", "collector"),
+		now:       time.Now,
+		followers: make(map[string]*tail.Follower),
+		sent:      make(map[string]string),
+		scanTimes: make(map[string]time.Time),
+	}
+}
+
+// Stats returns a copy of the agent's counters.
+func (a *Agent) Stats() AgentStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stats
+}
+
+// RunOnce reads everything present now and writes it: host facts and
+// containers first, then scan reports, then every log line not sent
+// before, then one sample of the live cgroup tree and every replay
+// snapshot not sent before. Log checkpoints are committed after the lines
+// before them are written.
+func (a *Agent) RunOnce(ctx context.Context) error {
+	if err := a.init(); err != nil {
+		return err
+	}
+	defer a.closeFollowers()
+	return a.pass(ctx)
+}
+
+// Run calls RunOnce's pass, then keeps following the log files, sampling
+// the cgroups and picking up new containers, snapshots and reports every
+// Interval until ctx is done. A failed pass is logged and the next pass
+// resumes from the last committed checkpoints. Run returns nil when ctx is
+// done.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.init(); err != nil {
+		return err
+	}
+	defer a.closeFollowers()
+
+	a.logger.Info("Collector started", "host_id", a.hostID, "interval", a.cfg.Interval)
+	defer a.logger.Info("Collector stopped")
+
+	ticker := time.NewTicker(a.cfg.Interval)
+	defer ticker.Stop()
+	for {
+		if err := a.pass(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			a.logger.Warn("Collection pass failed, retrying at the next interval", "err", err)
+			a.batch = a.batch[:0]
+			// Send the inventory again, since its write may have failed.
+			clear(a.sent)
+			a.lastHost = time.Time{}
+			// Reopen the files at their committed checkpoints, so that the
+			// lines of the failed write are read again.
+			a.closeFollowers()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+	}
+}
+
+func (a *Agent) init() error {
+	if a.store == nil {
+		store, err := tail.NewStore(a.cfg.StateDir)
+		if err != nil {
+			return err
+		}
+		a.store = store
+	}
+	if a.hostID == "" {
+		a.hostID = a.resolveHostID()
+	}
+	return nil
+}
+
+func (a *Agent) resolveHostID() string {
+	if a.cfg.HostID != "" {
+		return a.cfg.HostID
+	}
+	if a.cfg.HostRoot != "" {
+		h, _ := host.Collect(a.cfg.HostRoot, a.now())
+		return h.HostID
+	}
+	name, _ := os.Hostname()
+	return record.NewID("hostname", name)
+}
+
+func (a *Agent) pass(ctx context.Context) error {
+	dockerContainers, criFiles := a.discover()
+
+	steps := []func(context.Context) error{
+		func(ctx context.Context) error { return a.collectInventory(ctx, dockerContainers, criFiles) },
+		a.collectScans,
+		func(ctx context.Context) error { return a.collectLogs(ctx, dockerContainers, criFiles) },
+		a.collectMetrics,
+	}
+	for _, step := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Agent) discover() ([]docker.Container, []cri.LogFile) {
+	var containers []docker.Container
+	if a.cfg.DockerRoot != "" {
+		found, invalid, err := docker.Discover(a.cfg.DockerRoot, a.now())
+		if err != nil {
+			a.logger.Warn("Docker containers not read", "root", a.cfg.DockerRoot, "err", err)
+		}
+		a.reportInvalid("Skipped invalid Docker containers", invalid, "root", a.cfg.DockerRoot)
+		containers = found
+	}
+
+	var files []cri.LogFile
+	if a.cfg.CRIRoot != "" {
+		found, invalid, err := cri.Discover(a.cfg.CRIRoot)
+		if err != nil {
+			a.logger.Warn("CRI log files not read", "root", a.cfg.CRIRoot, "err", err)
+		}
+		a.reportInvalid("Skipped invalid CRI log directories", invalid, "root", a.cfg.CRIRoot)
+		files = found
+	}
+	return containers, files
+}
+
+// reportInvalid logs one line for a group of invalid inputs and counts them.
+func (a *Agent) reportInvalid(msg string, invalid []error, attrs ...any) {
+	if len(invalid) == 0 {
+		return
+	}
+	a.addParseErrors(int64(len(invalid)))
+	attrs = append(attrs, "count", len(invalid), "first_error", invalid[0])
+	a.logger.Warn(msg, attrs...)
+}
+
+func (a *Agent) collectInventory(ctx context.Context, containers []docker.Container, files []cri.LogFile) error {
+	now := a.now()
+	if a.cfg.HostRoot != "" && (a.lastHost.IsZero() || now.Sub(a.lastHost) >= hostInterval) {
+		h, invalid := host.Collect(a.cfg.HostRoot, now)
+		a.reportInvalid("Skipped invalid host files", invalid, "root", a.cfg.HostRoot)
+		h.HostID = a.hostID
+		if err := a.add(ctx, host.Record(h, a.cfg.HostRoot)); err != nil {
+			return err
+		}
+		a.lastHost = now
+	}
+
+	for _, c := range containers {
+		if err := a.addIfChanged(ctx, c.Record()); err != nil {
+			return err
+		}
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if seen[f.Target.ContainerID] {
+			continue
+		}
+		seen[f.Target.ContainerID] = true
+		if err := a.addIfChanged(ctx, f.Record(now)); err != nil {
+			return err
+		}
+	}
+	return a.flush(ctx)
+}
+
+// addIfChanged adds a container record unless the same container was
+// already sent with the same metadata.
+func (a *Agent) addIfChanged(ctx context.Context, rec emit.Record) error {
+	info, ok := rec.Payload.(record.Container)
+	if !ok {
+		return a.add(ctx, rec)
+	}
+	info.TimeNs = 0
+	fingerprint, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("encode container %s: %w", info.ContainerID, err)
+	}
+	if a.sent[rec.Key] == string(fingerprint) {
+		return nil
+	}
+	if err := a.add(ctx, rec); err != nil {
+		return err
+	}
+	a.sent[rec.Key] = string(fingerprint)
+	return nil
+}
+
+func (a *Agent) collectScans(ctx context.Context) error {
+	if a.cfg.ScanDir == "" {
+		return nil
+	}
+	reports, invalid, err := scan.ReadDir(a.cfg.ScanDir)
+	if err != nil {
+		a.logger.Warn("Scan reports not read", "dir", a.cfg.ScanDir, "err", err)
+		return nil
+	}
+	a.reportInvalid("Skipped invalid scan reports", invalid, "dir", a.cfg.ScanDir)
+
+	for _, r := range reports {
+		if t, ok := a.scanTimes[r.Path]; ok && t.Equal(r.ModTime) {
+			continue
+		}
+		if err := a.add(ctx, r.Record()); err != nil {
+			return err
+		}
+	}
+	if err := a.flush(ctx); err != nil {
+		return err
+	}
+	for _, r := range reports {
+		a.scanTimes[r.Path] = r.ModTime
+	}
+	return nil
+}
+
+func (a *Agent) collectLogs(ctx context.Context, containers []docker.Container, files []cri.LogFile) error {
+	live := map[string]bool{}
+	for _, c := range containers {
+		live[c.LogPath] = true
+		if _, ok := a.followers[c.LogPath]; !ok {
+			dec := docker.NewDecoder(docker.Target{ContainerID: c.Info.ContainerID, ContainerName: c.Info.Name}, a.now)
+			a.followers[c.LogPath] = tail.NewFollower(c.LogPath, a.store, dec, docker.RotatedPaths)
+		}
+	}
+	for _, f := range files {
+		live[f.Path] = true
+		if _, ok := a.followers[f.Path]; !ok {
+			dec := cri.NewDecoder(f.Target)
+			a.followers[f.Path] = tail.NewFollower(f.Path, a.store, dec, cri.RotatedPaths)
+		}
+	}
+
+	paths := make([]string, 0, len(a.followers))
+	for path := range a.followers {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		f := a.followers[path]
+		if err := a.drain(ctx, f); err != nil {
+			return err
+		}
+		// A container that is gone was drained above and is not followed
+		// any more.
+		if !live[path] {
+			f.Close()
+			delete(a.followers, path)
+		}
+	}
+	return nil
+}
+
+// drain reads f to its end in chunks of BatchSize, writing each chunk
+// before its checkpoint is committed.
+func (a *Agent) drain(ctx context.Context, f *tail.Follower) error {
+	defer func() {
+		if n, err := f.TakeBadLines(); n > 0 {
+			a.addParseErrors(n)
+			a.logger.Warn("Skipped invalid log lines", "path", f.Path(), "count", n, "last_error", err)
+		}
+	}()
+
+	for {
+		entries, commit, err := f.Read(BatchSize)
+		if err != nil {
+			a.logger.Warn("Log file not read", "path", f.Path(), "err", err)
+			f.Close()
+			return nil
+		}
+		for _, e := range entries {
+			if err := a.add(ctx, e.Record); err != nil {
+				return err
+			}
+		}
+		if err := a.flush(ctx); err != nil {
+			return err
+		}
+		if err := commit(); err != nil {
+			return fmt.Errorf("commit checkpoint of %q: %w", f.Path(), err)
+		}
+		if len(entries) < BatchSize {
+			return nil
+		}
+	}
+}
+
+func (a *Agent) collectMetrics(ctx context.Context) error {
+	opts := cgroup.Options{MaxCgroups: a.cfg.MaxCgroups}
+
+	if a.cfg.CgroupReplayDir != "" {
+		snaps, err := cgroup.ListSnapshots(a.cfg.CgroupReplayDir)
+		if err != nil {
+			a.logger.Warn("Cgroup replay not read", "dir", a.cfg.CgroupReplayDir, "err", err)
+		}
+		for _, snap := range snaps {
+			if !snap.Time.After(a.lastReplay) {
+				continue
+			}
+			s, err := snap.Sampler(opts)
+			if err != nil {
+				a.logger.Warn("Cgroup snapshot not read", "dir", snap.Dir, "err", err)
+				continue
+			}
+			if err := a.sample(ctx, s, snap.Time); err != nil {
+				return err
+			}
+			if err := a.flush(ctx); err != nil {
+				return err
+			}
+			a.lastReplay = snap.Time
+		}
+	}
+
+	if a.cfg.CgroupRoot != "" {
+		if a.sampler == nil {
+			s, err := cgroup.NewSampler(a.cfg.CgroupRoot, opts)
+			if err != nil {
+				a.logger.Warn("Cgroup tree not read", "root", a.cfg.CgroupRoot, "err", err)
+				return nil
+			}
+			a.sampler = s
+		}
+		if err := a.sample(ctx, a.sampler, a.now()); err != nil {
+			return err
+		}
+	}
+	return a.flush(ctx)
+}
+
+func (a *Agent) sample(ctx context.Context, s *cgroup.Sampler, t time.Time) error {
+	metrics, stats, err := s.Sample(t)
+	if err != nil {
+		a.logger.Warn("Cgroup sample failed", "root", s.Root(), "err", err)
+		return nil
+	}
+	if stats.ParseErrors > 0 {
+		a.addParseErrors(int64(stats.ParseErrors))
+		a.logger.Warn("Skipped invalid cgroup files", "root", s.Root(), "count", stats.ParseErrors, "first_error", stats.FirstError)
+	}
+	if stats.Skipped > 0 {
+		a.logger.Warn("Cgroups left out of the sample", "root", s.Root(), "count", stats.Skipped, "max_cgroups", a.cfg.MaxCgroups)
+	}
+	for _, m := range metrics {
+		if err := a.add(ctx, cgroup.Record(m, s.Root(), a.hostID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add encodes rec into the batch and writes the batch when it is full.
+func (a *Agent) add(ctx context.Context, rec emit.Record) error {
+	value, err := record.Encode(rec.Kind, rec.ID, a.hostID, rec.Source, a.now().UnixNano(), rec.Payload)
+	if err != nil {
+		a.addParseErrors(1)
+		a.logger.Warn("Record not encoded", "source", rec.Source, "err", err)
+		return nil
+	}
+	a.batch = append(a.batch, kafka.Message{Topic: record.TopicFor(rec.Kind), Key: []byte(rec.Key), Value: value})
+	a.count(rec.Kind)
+	if len(a.batch) >= BatchSize {
+		return a.flush(ctx)
+	}
+	return nil
+}
+
+func (a *Agent) flush(ctx context.Context) error {
+	if len(a.batch) == 0 {
+		return nil
+	}
+	if err := a.out.Write(ctx, a.batch...); err != nil {
+		return fmt.Errorf("write %d records: %w", len(a.batch), err)
+	}
+	a.mu.Lock()
+	a.stats.Produced += int64(len(a.batch))
+	a.mu.Unlock()
+	a.batch = a.batch[:0]
+	return nil
+}
+
+func (a *Agent) count(kind record.Kind) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch kind {
+	case record.KindHost:
+		a.stats.Hosts++
+	case record.KindContainer:
+		a.stats.Containers++
+	case record.KindLog:
+		a.stats.Logs++
+	case record.KindMetric:
+		a.stats.Metrics++
+	case record.KindScan:
+		a.stats.Scans++
+	}
+}
+
+func (a *Agent) addParseErrors(n int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stats.ParseErrors += n
+}
+
+func (a *Agent) closeFollowers() {
+	var errs []error
+	for _, f := range a.followers {
+		errs = append(errs, f.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		a.logger.Warn("Log files not closed", "err", err)
+	}
+}

@@ -1,0 +1,268 @@
+package docker_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/harrierhq/harrier/collectors/docker"
+	"github.com/harrierhq/harrier/collectors/internal/tail"
+	"github.com/harrierhq/harrier/internal/record"
+)
+
+var fixedNow = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+// readAll reads every log record of the json-file log at path.
+func readAll(t *testing.T, path string) ([]record.Log, *tail.Follower) {
+	t.Helper()
+	store, err := tail.NewStore("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := docker.NewDecoder(docker.Target{ContainerID: "c1", ContainerName: "app"}, func() time.Time { return fixedNow })
+	f := tail.NewFollower(path, store, dec, docker.RotatedPaths)
+	defer f.Close()
+
+	var logs []record.Log
+	for {
+		entries, commit, err := f.Read(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			logs = append(logs, e.Record.Payload.(record.Log))
+		}
+		if err := commit(); err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) < 100 {
+			return logs, f
+		}
+	}
+}
+
+func messages(logs []record.Log) []string {
+	out := make([]string, len(logs))
+	for i, l := range logs {
+		out[i] = l.Message
+	}
+	return out
+}
+
+func TestDecoderJoinsSplitLines(t *testing.T) {
+	logs, _ := readAll(t, "testdata/dockermode_splitted_line.log")
+	got := strings.Join(messages(logs), "|")
+	if want := "2020-03-24 Single line|2020-03-24 Another single line"; got != want {
+		t.Fatalf("messages = %q, want %q", got, want)
+	}
+	// Lines without a time field get the collection time.
+	if logs[0].TimeNs != fixedNow.UnixNano() {
+		t.Errorf("time = %d, want %d", logs[0].TimeNs, fixedNow.UnixNano())
+	}
+	if logs[0].Stream != "stdout" {
+		t.Errorf("stream = %q, want stdout", logs[0].Stream)
+	}
+}
+
+func TestDecoderSampleFiles(t *testing.T) {
+	tests := []struct {
+		file   string
+		count  int
+		first  string
+		stream string
+	}{
+		{"annotations-parser_multiple-1_container-1.log", 2, "[2019-04-05T14:54:23.584269761] Container 1 is logging on stdout", "stdout"},
+		{"annotations-parser_stderr_text.log", 2, "[2019-04-05T14:54:23.584269761] Simple text", "stderr"},
+		{"core_base_fluent-bit.log", 1, "Fluent Bit is logging", "stdout"},
+		{"dockermode.log", 3, "Single log", "stdout"},
+		{"dockermode_multiple_lines.log", 6, "2020-03-24 Multiple lines: ", "stdout"},
+		{"options_merge-log-enabled_json.log", 1, `{"text":"Simple text"}`, "stdout"},
+		{"options_merge-log-trim-enabled_json.log", 1, "{\"text\":\"Simple text\n\"}", "stdout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			logs, f := readAll(t, filepath.Join("testdata", tt.file))
+			if n, err := f.TakeBadLines(); n != 0 {
+				t.Fatalf("%d bad lines: %v", n, err)
+			}
+			if len(logs) != tt.count {
+				t.Fatalf("got %d records, want %d", len(logs), tt.count)
+			}
+			if logs[0].Message != tt.first {
+				t.Errorf("first message = %q, want %q", logs[0].Message, tt.first)
+			}
+			if logs[0].Stream != tt.stream {
+				t.Errorf("stream = %q, want %q", logs[0].Stream, tt.stream)
+			}
+			if logs[0].ContainerID != "c1" || logs[0].Runtime != "docker" {
+				t.Errorf("record = %+v, want container c1 and runtime docker", logs[0])
+			}
+		})
+	}
+}
+
+func TestDecoderTimeFromLine(t *testing.T) {
+	logs, _ := readAll(t, "testdata/core_base_fluent-bit.log")
+	want := time.Date(2019, 4, 1, 17, 58, 33, 598656444, time.UTC).UnixNano()
+	if logs[0].TimeNs != want {
+		t.Errorf("time = %d, want %d", logs[0].TimeNs, want)
+	}
+}
+
+func TestDecoderPartialPerStream(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x-json.log")
+	content := `{"log":"out-","stream":"stdout","time":"2026-11-30T10:00:00Z"}
+{"log":"err line\n","stream":"stderr","time":"2026-11-30T10:00:01Z"}
+{"log":"joined\n","stream":"stdout","time":"2026-11-30T10:00:02Z"}
+`
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := readAll(t, path)
+	got := strings.Join(messages(logs), "|")
+	if got != "err line|out-joined" {
+		t.Fatalf("messages = %q, want %q", got, "err line|out-joined")
+	}
+}
+
+func TestParseLineErrors(t *testing.T) {
+	tests := []struct {
+		line, field string
+	}{
+		{`not json`, "invalid json-file line"},
+		{`{"stream":"stdout"}`, "missing field log"},
+		{`{"log":"x\n","stream":"stdin"}`, "stream"},
+		{`{"log":"x\n","time":"yesterday"}`, "time"},
+	}
+	for _, tt := range tests {
+		_, err := docker.ParseLine([]byte(tt.line))
+		if err == nil {
+			t.Errorf("ParseLine(%q) returned no error", tt.line)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.field) {
+			t.Errorf("ParseLine(%q) error %q does not name %q", tt.line, err, tt.field)
+		}
+	}
+}
+
+func writeContainer(t *testing.T, root, id, config, hostconfig string) {
+	t.Helper()
+	dir := filepath.Join(root, id)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.v2.json"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if hostconfig != "" {
+		if err := os.WriteFile(filepath.Join(dir, "hostconfig.json"), []byte(hostconfig), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	root := t.TempDir()
+	id := strings.Repeat("a1", 32)
+	writeContainer(t, root, id,
+		`{"ID":"`+id+`","Name":"/web","Image":"sha256:c2c0","Config":{"Image":"nginx:1","Labels":{"app":"web"},"User":"www"},"State":{"Running":true,"StartedAt":"2026-11-30T09:13:00.5Z"}}`,
+		`{"Privileged":true}`)
+	writeContainer(t, root, "broken", `{"ID":"broken"}`, "")
+	if err := os.MkdirAll(filepath.Join(root, "no-config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	containers, invalid, err := docker.Discover(root, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(invalid) != 1 || !strings.Contains(invalid[0].Error(), "missing field Config") {
+		t.Errorf("invalid = %v, want one error naming Config", invalid)
+	}
+	if len(containers) != 1 {
+		t.Fatalf("got %d containers, want 1", len(containers))
+	}
+	c := containers[0].Info
+	want := record.Container{
+		TimeNs: fixedNow.UnixNano(), ContainerID: id, Name: "web", Runtime: "docker",
+		ImageRef: "nginx:1", ImageID: "sha256:c2c0", Labels: map[string]string{"app": "web"},
+		Privileged: true, User: "www", Running: true,
+		StartedNs: time.Date(2026, 11, 30, 9, 13, 0, 5e8, time.UTC).UnixNano(),
+	}
+	if c.Name != want.Name || c.ImageRef != want.ImageRef || c.ImageID != want.ImageID || c.User != want.User ||
+		c.Privileged != want.Privileged || c.Running != want.Running || c.StartedNs != want.StartedNs ||
+		c.TimeNs != want.TimeNs || c.Labels["app"] != "web" || c.Runtime != "docker" {
+		t.Errorf("container = %+v, want %+v", c, want)
+	}
+	if containers[0].LogPath != filepath.Join(root, id, id+"-json.log") {
+		t.Errorf("log path = %q", containers[0].LogPath)
+	}
+	if rec := containers[0].Record(); rec.Kind != record.KindContainer || rec.Key != id {
+		t.Errorf("record kind %s key %s, want container keyed by id", rec.Kind, rec.Key)
+	}
+}
+
+func TestDiscoverMissingRoot(t *testing.T) {
+	containers, invalid, err := docker.Discover(filepath.Join(t.TempDir(), "absent"), fixedNow)
+	if err != nil || len(invalid) != 0 || len(containers) != 0 {
+		t.Fatalf("Discover(missing) = %v, %v, %v; want nothing", containers, invalid, err)
+	}
+}
+
+func TestRotatedPaths(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x-json.log")
+	for _, name := range []string{"x-json.log.2", "x-json.log.1", "x-json.log.1.gz", "x-json.log.10"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := docker.RotatedPaths(path)
+	want := []string{path + ".1", path + ".2", path + ".10"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("RotatedPaths = %v, want %v", got, want)
+	}
+}
+
+func FuzzParseLine(f *testing.F) {
+	samples, _ := filepath.Glob("testdata/*.log")
+	for _, s := range samples {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f.Add([]byte(line))
+		}
+	}
+	f.Add([]byte(`{"log":"x","stream":"stderr","time":"2026-11-30T10:00:00.000000001Z"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := docker.ParseLine(b)
+		if err != nil {
+			return
+		}
+		if l.Stream != "stdout" && l.Stream != "stderr" {
+			t.Errorf("stream %q accepted", l.Stream)
+		}
+	})
+}
+
+func FuzzDecoder(f *testing.F) {
+	f.Add([]byte(`{"log":"a"}`), []byte(`{"log":"b\n"}`))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		dec := docker.NewDecoder(docker.Target{ContainerID: "c"}, nil)
+		dec.Decode("p", a, 0, int64(len(a))+1)
+		dec.Decode("p", b, int64(len(a))+1, int64(len(a)+len(b))+2)
+		if p := dec.PendingStart(); p > int64(len(a))+1 {
+			t.Errorf("pending start %d beyond the last line", p)
+		}
+		dec.Flush()
+		if dec.PendingStart() != -1 {
+			t.Error("pending entry after Flush")
+		}
+	})
+}

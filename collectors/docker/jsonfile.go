@@ -1,0 +1,178 @@
+package docker
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/harrierhq/harrier/collectors/internal/emit"
+	"github.com/harrierhq/harrier/collectors/internal/tail"
+	"github.com/harrierhq/harrier/internal/record"
+)
+
+// MaxMessageBytes caps a message joined from partial lines. When a writer
+// never ends its line, the joined message is sent once it reaches this size
+// and the rest starts a new message.
+const MaxMessageBytes = 1 << 20
+
+// Line is one line of a Docker json-file log.
+type Line struct {
+	// Log is the text the container wrote. It ends with "\n" unless the
+	// runtime split a longer line, in which case the next line of the same
+	// stream continues it.
+	Log string
+	// Stream is "stdout" or "stderr". A line without a stream is stdout.
+	Stream string
+	// Time is the time the runtime received the text, zero when the line
+	// has no time field.
+	Time time.Time
+	// RawTime is the time field as written.
+	RawTime string
+}
+
+// Partial reports whether the next line of the same stream continues l.
+func (l Line) Partial() bool {
+	return !strings.HasSuffix(l.Log, "\n")
+}
+
+type jsonLine struct {
+	Log    *string `json:"log"`
+	Stream string  `json:"stream"`
+	Time   string  `json:"time"`
+}
+
+// ParseLine parses one json-file line such as
+// {"log":"hello\n","stream":"stdout","time":"2019-04-01T17:58:33.598656444Z"}.
+func ParseLine(b []byte) (Line, error) {
+	var raw jsonLine
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return Line{}, fmt.Errorf("invalid json-file line: %w", err)
+	}
+	if raw.Log == nil {
+		return Line{}, fmt.Errorf("invalid json-file line: missing field log")
+	}
+
+	l := Line{Log: *raw.Log, Stream: raw.Stream, RawTime: raw.Time}
+	switch l.Stream {
+	case "":
+		l.Stream = "stdout"
+	case "stdout", "stderr":
+	default:
+		return Line{}, fmt.Errorf("invalid json-file field stream=%q: expected stdout or stderr", raw.Stream)
+	}
+
+	if raw.Time != "" {
+		t, err := time.Parse(time.RFC3339Nano, raw.Time)
+		if err != nil {
+			return Line{}, fmt.Errorf("invalid json-file field time=%q: %w", raw.Time, err)
+		}
+		l.Time = t
+	}
+	return l, nil
+}
+
+// Target names the container whose log a decoder reads.
+type Target struct {
+	ContainerID   string
+	ContainerName string
+}
+
+type pendingMessage struct {
+	path    string
+	start   int64
+	end     int64
+	time    time.Time
+	rawTime string
+	text    strings.Builder
+}
+
+// Decoder joins the partial lines of a json-file log into record.Log
+// entries. Partial lines are joined per stream, because the runtime writes
+// stdout and stderr records independently.
+type Decoder struct {
+	target  Target
+	now     func() time.Time
+	pending map[string]*pendingMessage
+}
+
+// NewDecoder returns a decoder for the log of target. now stamps lines that
+// carry no time field.
+func NewDecoder(target Target, now func() time.Time) *Decoder {
+	if now == nil {
+		now = time.Now
+	}
+	return &Decoder{target: target, now: now, pending: make(map[string]*pendingMessage)}
+}
+
+// Decode implements tail.Decoder.
+func (d *Decoder) Decode(path string, b []byte, start, end int64) ([]tail.Entry, error) {
+	l, err := ParseLine(b)
+	if err != nil {
+		return nil, fmt.Errorf("offset %d: %w", start, err)
+	}
+
+	p := d.pending[l.Stream]
+	if p == nil {
+		p = &pendingMessage{path: path, start: start, time: l.Time, rawTime: l.RawTime}
+		if p.time.IsZero() {
+			p.time = d.now()
+		}
+		d.pending[l.Stream] = p
+	}
+	p.text.WriteString(l.Log)
+	p.end = end
+
+	if l.Partial() && p.text.Len() < MaxMessageBytes {
+		return nil, nil
+	}
+	delete(d.pending, l.Stream)
+	return []tail.Entry{d.entry(l.Stream, p, end)}, nil
+}
+
+// PendingStart implements tail.Decoder.
+func (d *Decoder) PendingStart() int64 {
+	start := int64(-1)
+	for _, p := range d.pending {
+		if start < 0 || p.start < start {
+			start = p.start
+		}
+	}
+	return start
+}
+
+// Flush implements tail.Decoder.
+func (d *Decoder) Flush() []tail.Entry {
+	var entries []tail.Entry
+	for _, stream := range []string{"stdout", "stderr"} {
+		if p := d.pending[stream]; p != nil {
+			entries = append(entries, d.entry(stream, p, p.end))
+		}
+	}
+	clear(d.pending)
+	return entries
+}
+
+func (d *Decoder) entry(stream string, p *pendingMessage, end int64) tail.Entry {
+	path := p.path
+	msg := strings.TrimSuffix(p.text.String(), "\n")
+	offset := strconv.FormatInt(p.start, 10)
+	rec := emit.Record{
+		Kind: record.KindLog,
+		Key:  d.target.ContainerID,
+		// The time of the first line distinguishes the lines that a file
+		// created after a rotation writes at the same offsets.
+		ID:     record.NewID(path, offset, p.rawTime),
+		Source: "docker:" + path + ":" + offset,
+		Payload: record.Log{
+			TimeNs:        p.time.UnixNano(),
+			Runtime:       "docker",
+			ContainerID:   d.target.ContainerID,
+			ContainerName: d.target.ContainerName,
+			Stream:        stream,
+			Message:       msg,
+		},
+	}
+	return tail.Entry{Record: rec, Start: p.start, End: end}
+}

@@ -1,0 +1,75 @@
+package features
+
+import (
+	"time"
+)
+
+// Feature names, in the order of Window.Values. They match the feature
+// columns of the features table.
+const (
+	FeatureCPUCores              = "cpu_cores"
+	FeatureCPUThrottledRatio     = "cpu_throttled_ratio"
+	FeatureMemoryWorkingSetBytes = "memory_working_set_bytes"
+	FeatureLogLines              = "log_lines"
+	FeatureErrorLines            = "error_lines"
+	FeatureNewShapes             = "new_shapes"
+)
+
+// FeatureNames lists the features of a window in the order of Window.Values.
+var FeatureNames = []string{
+	FeatureCPUCores,
+	FeatureCPUThrottledRatio,
+	FeatureMemoryWorkingSetBytes,
+	FeatureLogLines,
+	FeatureErrorLines,
+	FeatureNewShapes,
+}
+
+// Indexes of the features in Window.Values.
+const (
+	IndexCPUCores = iota
+	IndexCPUThrottledRatio
+	IndexMemoryWorkingSetBytes
+	IndexLogLines
+	IndexErrorLines
+	IndexNewShapes
+)
+
+// Window is the feature vector of one container over one closed tumbling
+// window [Start, Start+Size) of event time.
+type Window struct {
+	ContainerID   string
+	ContainerName string
+	HostID        string
+	ImageID       string
+	// ImageRef is the image reference from the container's inventory record,
+	// empty when no inventory record arrived.
+	ImageRef string
+	Start    time.Time
+	Size     time.Duration
+	// Values holds one value per entry of FeatureNames, in that order.
+	Values []float64
+	// MetricSamples is the number of cgroup samples inside the window. When
+	// it is 0 the CPU and memory features carry the container's previous
+	// known values forward.
+	MetricSamples int
+	// Partial is set on a window that Flush closed before any record of
+	// the container reached the window's end, such as the last minute of a
+	// bounded replay. Its counts cover only part of the window.
+	Partial bool
+}
+
+// End returns the exclusive end of the window.
+func (w Window) End() time.Time {
+	return w.Start.Add(w.Size)
+}
+
+// Feature returns the value of the named feature, or 0 for an unknown name.
+func (w Window) Feature(name string) float64 {
+	for i, n := range FeatureNames {
+		if n == name && i < len(w.Values) {
+			return w.Values[i]
+		}
+	}
+	return 0
+}

@@ -1,0 +1,394 @@
+package features
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/harrierhq/harrier/internal/record"
+)
+
+// Defaults of WindowConfig.
+const (
+	DefaultWindowSize      = time.Minute
+	DefaultAllowedLateness = 30 * time.Second
+)
+
+// errorPattern selects the log lines counted as error_lines: a message that
+// contains error, fail, fatal, denied, invalid, exception or panic anywhere,
+// in any case. Substrings count, so "Failed password", "ERRORS: 0" and
+// "NullPointerException" all match.
+var errorPattern = regexp.MustCompile(`(?i)error|fail|fatal|denied|invalid|exception|panic`)
+
+// IsErrorLine reports whether a log message counts as an error line.
+func IsErrorLine(msg string) bool {
+	return errorPattern.MatchString(msg)
+}
+
+// WindowConfig configures a Windower.
+type WindowConfig struct {
+	// Size is the length of a tumbling window in event time. Default 1 minute.
+	Size time.Duration
+	// AllowedLateness is how far behind a container's newest event time a
+	// record may arrive and still count. A window closes once the
+	// container's watermark (newest event time minus AllowedLateness) passes
+	// its end. Default 30 seconds. Zero uses the default; a negative value
+	// means no lateness at all.
+	AllowedLateness time.Duration
+	// Shapes is the miner that decides whether a log shape is new. Default
+	// a fresh NewShapes.
+	Shapes *Shapes
+}
+
+// WindowStats counts what a Windower has seen. Tests and the scorer read it.
+type WindowStats struct {
+	// Records is the number of log, metric and container records accepted.
+	Records int64
+	// Late is the number of log and metric records whose window had already
+	// closed; they are dropped from the features.
+	Late int64
+	// Duplicates is the number of records dropped because a record with
+	// the same id was already counted in the same open window.
+	Duplicates int64
+	// HostMetrics is the number of cgroup samples without a container id,
+	// which belong to host cgroups and are not windowed.
+	HostMetrics int64
+	// WindowsClosed is the number of windows returned so far.
+	WindowsClosed int64
+	// OpenWindows is the number of windows currently open.
+	OpenWindows int64
+}
+
+// Windower groups log records and cgroup samples per container into
+// tumbling event-time windows and computes one feature vector per closed
+// window.
+//
+// Each container has its own watermark: the newest event time seen for the
+// container minus AllowedLateness. A per-container watermark keeps one
+// container's stream, which stays on one Kafka partition, from making the
+// records of a lagging partition late.
+//
+// NOTE: a container whose records stop keeps its last windows open until
+// Flush, and a window in which a container produced no record at all is not
+// emitted.
+//
+// A Windower is safe for concurrent use, but records of one container must
+// arrive in roughly event-time order for the watermark to make sense.
+type Windower struct {
+	size     int64
+	lateness int64
+	shapes   *Shapes
+
+	mu         sync.Mutex
+	containers map[string]*containerState
+	stats      WindowStats
+}
+
+type containerState struct {
+	id       string
+	name     string
+	hostID   string
+	imageID  string
+	imageRef string
+
+	maxEventNs int64
+	// closedThrough is the end of event time already closed: a record whose
+	// window ends at or before it is late.
+	closedThrough int64
+	open          map[int64]*openWindow
+
+	lastSample    *sample
+	lastCPU       float64
+	lastThrottled float64
+	lastMemory    float64
+}
+
+type openWindow struct {
+	start      int64
+	ids        map[string]struct{}
+	logLines   int
+	errorLines int
+	shapes     map[uint64]struct{}
+	samples    []sample
+}
+
+type sample struct {
+	timeNs    int64
+	usage     int64
+	throttled int64
+	memory    int64
+}
+
+// NewWindower returns a Windower with cfg's defaults filled in.
+func NewWindower(cfg WindowConfig) *Windower {
+	if cfg.Size <= 0 {
+		cfg.Size = DefaultWindowSize
+	}
+	switch {
+	case cfg.AllowedLateness == 0:
+		cfg.AllowedLateness = DefaultAllowedLateness
+	case cfg.AllowedLateness < 0:
+		cfg.AllowedLateness = 0
+	}
+	if cfg.Shapes == nil {
+		cfg.Shapes = NewShapes()
+	}
+	return &Windower{
+		size:       int64(cfg.Size),
+		lateness:   int64(cfg.AllowedLateness),
+		shapes:     cfg.Shapes,
+		containers: make(map[string]*containerState),
+	}
+}
+
+// Size returns the window length.
+func (w *Windower) Size() time.Duration {
+	return time.Duration(w.size)
+}
+
+// Stats returns a copy of the counters.
+func (w *Windower) Stats() WindowStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats
+}
+
+// Watermark returns the watermark of a container and false when the
+// container has sent no log or metric record yet.
+func (w *Windower) Watermark(containerID string) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	c := w.containers[containerID]
+	if c == nil || c.maxEventNs == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, c.maxEventNs-w.lateness).UTC(), true
+}
+
+// AddEnvelope decodes the payload of a log, metric or container envelope
+// and adds it. Envelopes of other kinds are ignored. It returns the windows
+// that the record closed.
+func (w *Windower) AddEnvelope(env record.Envelope) ([]Window, error) {
+	switch env.Kind {
+	case record.KindLog:
+		var l record.Log
+		if err := json.Unmarshal(env.Payload, &l); err != nil {
+			return nil, fmt.Errorf("invalid log payload of record %s: %w", env.ID, err)
+		}
+		return w.AddLog(env.ID, env.HostID, l)
+	case record.KindMetric:
+		var m record.Metric
+		if err := json.Unmarshal(env.Payload, &m); err != nil {
+			return nil, fmt.Errorf("invalid metric payload of record %s: %w", env.ID, err)
+		}
+		return w.AddMetric(env.ID, env.HostID, m)
+	case record.KindContainer:
+		var c record.Container
+		if err := json.Unmarshal(env.Payload, &c); err != nil {
+			return nil, fmt.Errorf("invalid container payload of record %s: %w", env.ID, err)
+		}
+		return nil, w.AddContainer(env.HostID, c)
+	}
+	return nil, nil
+}
+
+// AddContainer records a container's name, host and image, which the
+// container's windows carry from then on. It opens no window.
+func (w *Windower) AddContainer(hostID string, c record.Container) error {
+	if c.ContainerID == "" {
+		return fmt.Errorf("missing container field container_id (name %q)", c.Name)
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	st := w.container(c.ContainerID)
+	if c.Name != "" {
+		st.name = strings.TrimPrefix(c.Name, "/")
+	}
+	if hostID != "" {
+		st.hostID = hostID
+	}
+	if c.ImageID != "" {
+		st.imageID = c.ImageID
+	}
+	if c.ImageRef != "" {
+		st.imageRef = c.ImageRef
+	}
+	w.stats.Records++
+	return nil
+}
+
+// AddLog adds one log record with envelope id and host id and returns the
+// windows it closed.
+func (w *Windower) AddLog(id, hostID string, l record.Log) ([]Window, error) {
+	if l.ContainerID == "" {
+		return nil, fmt.Errorf("missing log field container_id in record %s", id)
+	}
+	if l.TimeNs <= 0 {
+		return nil, fmt.Errorf("invalid log field time_ns=%d in record %s: must be positive", l.TimeNs, id)
+	}
+	shape := ShapeID(MaskMessage(l.Message))
+	isError := IsErrorLine(l.Message)
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	st := w.container(l.ContainerID)
+	if st.name == "" && l.ContainerName != "" {
+		st.name = l.ContainerName
+	}
+	if st.hostID == "" {
+		st.hostID = hostID
+	}
+	win := w.window(st, id, l.TimeNs)
+	if win != nil {
+		win.logLines++
+		if isError {
+			win.errorLines++
+		}
+		win.shapes[shape] = struct{}{}
+	}
+	return w.advance(st, l.TimeNs), nil
+}
+
+// AddMetric adds one cgroup sample with envelope id and host id and returns
+// the windows it closed. A sample without a container id belongs to a host
+// cgroup and is only counted.
+func (w *Windower) AddMetric(id, hostID string, m record.Metric) ([]Window, error) {
+	if m.TimeNs <= 0 {
+		return nil, fmt.Errorf("invalid metric field time_ns=%d in record %s: must be positive", m.TimeNs, id)
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	if m.ContainerID == "" {
+		w.stats.HostMetrics++
+		return nil, nil
+	}
+	st := w.container(m.ContainerID)
+	if st.hostID == "" {
+		st.hostID = hostID
+	}
+	memory := m.MemoryWorkingSetBytes
+	if memory < 0 {
+		memory = m.MemoryUsageBytes
+	}
+	win := w.window(st, id, m.TimeNs)
+	if win != nil {
+		win.samples = append(win.samples, sample{
+			timeNs:    m.TimeNs,
+			usage:     m.CPUUsageNs,
+			throttled: m.CPUThrottledNs,
+			memory:    memory,
+		})
+	}
+	return w.advance(st, m.TimeNs), nil
+}
+
+// Flush closes every open window of every container, as at the end of a
+// bounded replay, and returns them ordered by start time, then container id.
+func (w *Windower) Flush() []Window {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	ids := make([]string, 0, len(w.containers))
+	for id := range w.containers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+
+	var out []Window
+	for _, id := range ids {
+		st := w.containers[id]
+		var end int64
+		for start := range st.open {
+			end = max(end, start+w.size)
+		}
+		// Later records of the flushed windows are late, but records of
+		// later windows still count.
+		out = append(out, w.closeThrough(st, end)...)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Start.Equal(out[j].Start) {
+			return out[i].Start.Before(out[j].Start)
+		}
+		return out[i].ContainerID < out[j].ContainerID
+	})
+	return out
+}
+
+func (w *Windower) container(id string) *containerState {
+	st := w.containers[id]
+	if st == nil {
+		st = &containerState{id: id, open: make(map[int64]*openWindow)}
+		w.containers[id] = st
+	}
+	return st
+}
+
+// window returns the open window that event time t falls in, opening it if
+// needed, or nil when the record is late or a duplicate. The caller holds
+// w.mu.
+func (w *Windower) window(st *containerState, id string, t int64) *openWindow {
+	w.stats.Records++
+	start := t - t%w.size
+	if start+w.size <= st.closedThrough {
+		w.stats.Late++
+		return nil
+	}
+	win := st.open[start]
+	if win == nil {
+		win = &openWindow{start: start, ids: make(map[string]struct{}), shapes: make(map[uint64]struct{})}
+		st.open[start] = win
+		w.stats.OpenWindows++
+	}
+	if id != "" {
+		if _, dup := win.ids[id]; dup {
+			w.stats.Duplicates++
+			return nil
+		}
+		win.ids[id] = struct{}{}
+	}
+	return win
+}
+
+// advance moves the container's watermark to event time t if t is newer
+// and closes the windows that end at or before the watermark.
+func (w *Windower) advance(st *containerState, t int64) []Window {
+	if t > st.maxEventNs {
+		st.maxEventNs = t
+	}
+	return w.closeThrough(st, st.maxEventNs-w.lateness)
+}
+
+// closeThrough closes, in start order, every open window of st that ends at
+// or before watermark.
+func (w *Windower) closeThrough(st *containerState, watermark int64) []Window {
+	var starts []int64
+	for start := range st.open {
+		if start+w.size <= watermark {
+			starts = append(starts, start)
+		}
+	}
+	slices.Sort(starts)
+
+	out := make([]Window, 0, len(starts))
+	for _, start := range starts {
+		out = append(out, w.closeWindow(st, st.open[start]))
+		delete(st.open, start)
+		w.stats.OpenWindows--
+		w.stats.WindowsClosed++
+	}
+	if watermark > st.closedThrough {
+		st.closedThrough = watermark
+	}
+	return out
+}

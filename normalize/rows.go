@@ -1,0 +1,110 @@
+package normalize
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/harrierhq/harrier/internal/record"
+)
+
+// Tables the normalizer writes, in the order a batch inserts them.
+// Inventory goes first, so that a failed batch never leaves events that
+// point at a container the containers table lacks.
+const (
+	TableContainers      = "containers"
+	TableHosts           = "hosts"
+	TableImages          = "images"
+	TableVulnerabilities = "vulnerabilities"
+	TableEvents          = "events"
+	TableMetrics         = "metrics"
+	TableDeadLetters     = "dead_letters"
+)
+
+var tableOrder = []string{TableContainers, TableHosts, TableImages, TableVulnerabilities, TableEvents, TableMetrics, TableDeadLetters}
+
+var tableColumns = map[string][]string{
+	TableEvents: {"time", "time_ns", "record_id", "host_id", "container_id", "container_name", "image_id",
+		"namespace", "pod", "runtime", "stream", "level", "message", "template_id", "template", "source", "collected_ns"},
+	TableMetrics: {"time", "time_ns", "record_id", "host_id", "container_id", "container_name", "image_id",
+		"cgroup_path", "cgroup_mode", "cpu_usage_ns", "cpu_throttled_ns", "cpu_throttled_periods",
+		"memory_usage_bytes", "memory_working_set_bytes", "memory_limit_bytes", "oom_kills",
+		"pids_current", "pids_max", "io_read_bytes", "io_write_bytes", "collected_ns"},
+	TableHosts: {"host_id", "hostname", "os_id", "os_version", "os_pretty", "kernel", "cpu_model", "cpu_count",
+		"memory_bytes", "uptime_s", "cgroup_mode", "seen_at", "record_id"},
+	TableContainers: {"container_id", "name", "host_id", "runtime", "image_ref", "image_id", "namespace", "pod",
+		"labels", "privileged", "user", "running", "started_at", "seen_at", "record_id"},
+	TableImages: {"image_id", "image_ref", "os_family", "os_name", "scanner", "vulnerabilities", "scanned_at", "record_id"},
+	TableVulnerabilities: {"image_id", "image_ref", "vuln_id", "package", "installed_version", "fixed_version",
+		"severity", "title", "scanner", "scanned_at", "record_id"},
+	TableDeadLetters: {"topic", "partition", "offset", "reason", "raw", "received_at", "record_id"},
+}
+
+// nsTime converts nanoseconds since the Unix epoch to a UTC time, which
+// ClickHouse stores as DateTime seconds.
+func nsTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+func boolUInt8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func eventRow(env record.Envelope, l *record.Log, c containerInfo) []any {
+	name := l.ContainerName
+	if name == "" {
+		name = c.name
+	}
+	return []any{
+		nsTime(l.TimeNs), l.TimeNs, env.ID, env.HostID, l.ContainerID, name, c.imageID,
+		l.Namespace, l.Pod, l.Runtime, l.Stream, DeriveLevel(l.Message), l.Message,
+		// template_id and template are filled by the template miner later.
+		uint64(0), "", env.Source, env.CollectedNs,
+	}
+}
+
+func metricRow(env record.Envelope, m *record.Metric, c containerInfo) []any {
+	return []any{
+		nsTime(m.TimeNs), m.TimeNs, env.ID, env.HostID, m.ContainerID, c.name, c.imageID,
+		m.CgroupPath, m.CgroupMode, m.CPUUsageNs, m.CPUThrottledNs, m.CPUThrottledPeriods,
+		m.MemoryUsageBytes, m.MemoryWorkingSetBytes, m.MemoryLimitBytes, m.OOMKills,
+		m.PidsCurrent, m.PidsMax, m.IOReadBytes, m.IOWriteBytes, env.CollectedNs,
+	}
+}
+
+func hostRow(env record.Envelope, h *record.Host) []any {
+	return []any{
+		h.HostID, h.Hostname, h.OSID, h.OSVersion, h.OSPretty, h.Kernel, h.CPUModel, uint32(h.CPUCount),
+		h.MemoryBytes, h.UptimeS, h.CgroupMode, nsTime(h.TimeNs), env.ID,
+	}
+}
+
+func containerRow(env record.Envelope, c *record.Container) []any {
+	labels := "{}"
+	if len(c.Labels) > 0 {
+		// A map[string]string always marshals, with its keys sorted.
+		b, _ := json.Marshal(c.Labels)
+		labels = string(b)
+	}
+	return []any{
+		c.ContainerID, c.Name, env.HostID, c.Runtime, c.ImageRef, c.ImageID, c.Namespace, c.Pod,
+		labels, boolUInt8(c.Privileged), c.User, boolUInt8(c.Running), nsTime(c.StartedNs), nsTime(c.TimeNs), env.ID,
+	}
+}
+
+func imageRow(env record.Envelope, s *record.Scan) []any {
+	return []any{
+		s.ImageID, s.ImageRef, s.OSFamily, s.OSName, s.Scanner, uint32(len(s.Vulnerabilities)), nsTime(s.ScannedNs), env.ID,
+	}
+}
+
+func vulnerabilityRows(env record.Envelope, s *record.Scan) [][]any {
+	rows := make([][]any, 0, len(s.Vulnerabilities))
+	for _, v := range s.Vulnerabilities {
+		rows = append(rows, []any{
+			s.ImageID, s.ImageRef, v.ID, v.Package, v.InstalledVersion, v.FixedVersion,
+			v.Severity, v.Title, s.Scanner, nsTime(s.ScannedNs), env.ID,
+		})
+	}
+	return rows
+}

@@ -1,0 +1,224 @@
+package normalize
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/harrierhq/harrier/internal/record"
+)
+
+// maxTimeNs is the last second a ClickHouse DateTime holds (2106-02-07),
+// in nanoseconds.
+const maxTimeNs = int64(1<<32-1) * 1e9
+
+// Accepted values of enumerated payload fields.
+var (
+	streams     = []string{"stdout", "stderr"}
+	cgroupModes = []string{"v1", "v2", "hybrid"}
+	severities  = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
+)
+
+// parsed is one envelope with its decoded and validated payload. Exactly
+// one payload pointer is set, the one of env.Kind.
+type parsed struct {
+	env       record.Envelope
+	log       *record.Log
+	metric    *record.Metric
+	scan      *record.Scan
+	host      *record.Host
+	container *record.Container
+}
+
+// decodeRecord decodes the envelope in value, checks that its kind belongs
+// on topic (an empty topic accepts every kind the normalizer stores), and
+// decodes and validates the payload. maxMessageBytes caps a log message.
+// The error names the field and the value that failed.
+func decodeRecord(topic string, value []byte, maxMessageBytes int) (parsed, error) {
+	env, err := record.Decode(value)
+	if err != nil {
+		return parsed{env: env}, err
+	}
+	p := parsed{env: env}
+	if env.Kind == record.KindAlert {
+		return p, fmt.Errorf("invalid envelope field kind=%q: alerts belong on topic %s, not to the normalizer", env.Kind, record.TopicAlerts)
+	}
+	if want := record.TopicFor(env.Kind); topic != "" && topic != want {
+		return p, fmt.Errorf("invalid envelope field kind=%q on topic %s: %s records belong on topic %s", env.Kind, topic, env.Kind, want)
+	}
+	if env.CollectedNs < 0 {
+		return p, fmt.Errorf("invalid envelope field collected_ns=%d: must not be negative", env.CollectedNs)
+	}
+
+	switch env.Kind {
+	case record.KindLog:
+		p.log = &record.Log{}
+		if err := decodePayload(env, p.log); err != nil {
+			return p, err
+		}
+		return p, validateLog(p.log, maxMessageBytes)
+	case record.KindMetric:
+		p.metric = &record.Metric{}
+		if err := decodePayload(env, p.metric); err != nil {
+			return p, err
+		}
+		return p, validateMetric(p.metric)
+	case record.KindScan:
+		p.scan = &record.Scan{}
+		if err := decodePayload(env, p.scan); err != nil {
+			return p, err
+		}
+		return p, validateScan(p.scan)
+	case record.KindHost:
+		p.host = &record.Host{}
+		if err := decodePayload(env, p.host); err != nil {
+			return p, err
+		}
+		if p.host.HostID == "" {
+			p.host.HostID = env.HostID
+		}
+		return p, validateHost(p.host)
+	case record.KindContainer:
+		p.container = &record.Container{}
+		if err := decodePayload(env, p.container); err != nil {
+			return p, err
+		}
+		return p, validateContainer(p.container)
+	}
+	return p, fmt.Errorf("invalid envelope field kind=%q", env.Kind)
+}
+
+func decodePayload(env record.Envelope, dst any) error {
+	if err := json.Unmarshal(env.Payload, dst); err != nil {
+		return fmt.Errorf("invalid %s payload JSON: %w", env.Kind, err)
+	}
+	return nil
+}
+
+func validateLog(l *record.Log, maxMessageBytes int) error {
+	if err := checkTime("log", "time_ns", l.TimeNs); err != nil {
+		return err
+	}
+	if l.ContainerID == "" {
+		return fmt.Errorf("missing log field container_id")
+	}
+	if err := checkOneOf("log", "stream", l.Stream, streams); err != nil {
+		return err
+	}
+	if len(l.Message) > maxMessageBytes {
+		return fmt.Errorf("invalid log field message: %d bytes is larger than the %d byte limit", len(l.Message), maxMessageBytes)
+	}
+	return nil
+}
+
+func validateMetric(m *record.Metric) error {
+	if err := checkTime("metric", "time_ns", m.TimeNs); err != nil {
+		return err
+	}
+	if m.CgroupPath == "" {
+		return fmt.Errorf("missing metric field cgroup_path")
+	}
+	if err := checkOneOf("metric", "cgroup_mode", m.CgroupMode, cgroupModes); err != nil {
+		return err
+	}
+	// -1 marks a value the cgroup hierarchy does not provide.
+	counters := []struct {
+		name  string
+		value int64
+	}{
+		{"cpu_usage_ns", m.CPUUsageNs}, {"cpu_throttled_ns", m.CPUThrottledNs},
+		{"cpu_throttled_periods", m.CPUThrottledPeriods}, {"memory_usage_bytes", m.MemoryUsageBytes},
+		{"memory_working_set_bytes", m.MemoryWorkingSetBytes}, {"memory_limit_bytes", m.MemoryLimitBytes},
+		{"oom_kills", m.OOMKills}, {"pids_current", m.PidsCurrent}, {"pids_max", m.PidsMax},
+		{"io_read_bytes", m.IOReadBytes}, {"io_write_bytes", m.IOWriteBytes},
+	}
+	for _, c := range counters {
+		if c.value < -1 {
+			return fmt.Errorf("invalid metric field %s=%d: must be -1 (not provided) or more", c.name, c.value)
+		}
+	}
+	return nil
+}
+
+func validateScan(s *record.Scan) error {
+	if s.ImageID == "" {
+		return fmt.Errorf("missing scan field image_id")
+	}
+	if s.Scanner == "" {
+		return fmt.Errorf("missing scan field scanner")
+	}
+	if err := checkTime("scan", "scanned_ns", s.ScannedNs); err != nil {
+		return err
+	}
+	for i := range s.Vulnerabilities {
+		v := &s.Vulnerabilities[i]
+		if v.ID == "" {
+			return fmt.Errorf("missing scan field vulnerabilities[%d].id", i)
+		}
+		if v.Package == "" {
+			return fmt.Errorf("missing scan field vulnerabilities[%d].package", i)
+		}
+		v.Severity = strings.ToUpper(v.Severity)
+		if err := checkOneOf("scan", fmt.Sprintf("vulnerabilities[%d].severity", i), v.Severity, severities); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateHost(h *record.Host) error {
+	if err := checkTime("host", "time_ns", h.TimeNs); err != nil {
+		return err
+	}
+	if h.HostID == "" {
+		return fmt.Errorf("missing host field host_id (and the envelope host_id is empty)")
+	}
+	if h.CPUCount < 0 || int64(h.CPUCount) > 1<<32-1 {
+		return fmt.Errorf("invalid host field cpu_count=%d: must be between 0 and 4294967295", h.CPUCount)
+	}
+	if h.MemoryBytes < 0 {
+		return fmt.Errorf("invalid host field memory_bytes=%d: must not be negative", h.MemoryBytes)
+	}
+	if h.UptimeS < 0 {
+		return fmt.Errorf("invalid host field uptime_s=%d: must not be negative", h.UptimeS)
+	}
+	return nil
+}
+
+func validateContainer(c *record.Container) error {
+	if err := checkTime("container", "time_ns", c.TimeNs); err != nil {
+		return err
+	}
+	if c.ContainerID == "" {
+		return fmt.Errorf("missing container field container_id")
+	}
+	// started_ns is 0 for a container that never started.
+	if c.StartedNs < 0 || c.StartedNs > maxTimeNs {
+		return fmt.Errorf("invalid container field started_ns=%d: must be between 0 and %d", c.StartedNs, maxTimeNs)
+	}
+	return nil
+}
+
+// checkTime checks that a nanosecond timestamp fits a ClickHouse DateTime
+// and is not zero, which is what a missing field decodes to.
+func checkTime(kind, field string, ns int64) error {
+	if ns <= 0 {
+		return fmt.Errorf("invalid %s field %s=%d: must be positive", kind, field, ns)
+	}
+	if ns > maxTimeNs {
+		return fmt.Errorf("invalid %s field %s=%d: must not be after 2106-02-07, the maximum of ClickHouse DateTime", kind, field, ns)
+	}
+	return nil
+}
+
+func checkOneOf(kind, field, value string, allowed []string) error {
+	if value == "" {
+		return fmt.Errorf("missing %s field %s", kind, field)
+	}
+	for _, a := range allowed {
+		if value == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid %s field %s=%q: expected one of %s", kind, field, value, strings.Join(allowed, ", "))
+}
