@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what Harrier's demo and tests need on a Debian machine, skipping
-# what is already there: clickhouse-server from Debian's packages (the demo
-# and tests start private servers from this binary; the packaged service is
-# not started). Go 1.26 must already be installed.
+# Installs what Harrier's demo and tests need on a Debian machine and skips
+# what is already there. The demo and tests need the clickhouse-server binary
+# from Debian's packages, because they start private servers from it; the
+# packaged service is not started. Go 1.26 must already be installed.
 set -euo pipefail
 need=()
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server clickhouse-client)

@@ -24,8 +24,8 @@ const demoDatabase = "harrier_demo"
 
 // demoLateness is the allowed lateness the demo uses unless it is set. The
 // collector reads each file of the bundle in one go, so a container's log
-// lines for the whole hour reach the scorer before its cgroup samples do;
-// the windows must stay open until both arrived.
+// lines for the whole hour reach the scorer before its cgroup samples do.
+// The windows must therefore stay open until both have arrived.
 const demoLateness = 2 * time.Hour
 
 func demoCommand() *command {

@@ -134,9 +134,9 @@ type Loader struct {
 	file    string
 }
 
-// NewLoader returns a loader whose flags cover the key groups named (such
-// as "kafka", "clickhouse"); every key can still be set in the file and the
-// environment.
+// NewLoader returns a loader with flags for the keys of the named groups,
+// such as "kafka" and "clickhouse". Keys of other groups can still be set in
+// the file and the environment.
 func NewLoader(fs *flag.FlagSet, groups ...string) *Loader {
 	l := &Loader{cfg: Default(), byName: map[string]*key{}, groups: map[string]bool{}, flagSet: map[string]bool{}}
 	l.keys = keys(l.cfg)
@@ -286,7 +286,7 @@ func (k *key) get() string {
 	return ""
 }
 
-// set parses v into the key's field. The error text says what is allowed.
+// set parses v into the key's field. The error text states what is allowed.
 func (k *key) set(v string) error {
 	v = strings.TrimSpace(v)
 	var parsed any

@@ -21,7 +21,7 @@ func keys(c *Config) []*key {
 		{name: "clickhouse.addr", def: "127.0.0.1:9000", kind: kString, ptr: &c.ClickHouse.Addr, check: hostPort,
 			help: "ClickHouse native-protocol address host:port"},
 		{name: "clickhouse.database", def: "harrier", kind: kString, ptr: &c.ClickHouse.Database, check: identifier,
-			help: "ClickHouse database that holds Harrier's tables"},
+			help: "ClickHouse database that contains Harrier's tables"},
 		{name: "clickhouse.user", def: "default", kind: kString, ptr: &c.ClickHouse.User,
 			help: "ClickHouse user"},
 		{name: "clickhouse.password", def: "", kind: kString, ptr: &c.ClickHouse.Password,
