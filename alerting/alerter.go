@@ -16,8 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"text/template"
 	"time"
 
+	"github.com/harrierhq/harrier/alerting/dispatch"
+	"github.com/harrierhq/harrier/alerting/route"
 	"github.com/harrierhq/harrier/internal/kafka"
 	"github.com/harrierhq/harrier/internal/record"
 	"github.com/harrierhq/harrier/storage"
@@ -54,6 +57,18 @@ type Config struct {
 	// Dedup is the period after raising an alert during which an alert with
 	// the same fingerprint is dropped. Default 1 h.
 	Dedup time.Duration
+	// Routing sends alerts through the routing tree to receivers. Nil
+	// stores and prints alerts without notifying anyone.
+	Routing *route.Config
+	// LinkTemplate is a text/template of the Grafana URL that each
+	// notification links to; see linkData for its fields. Empty sends no
+	// link.
+	LinkTemplate string
+	// ModelWindow is the scoring window of model alerts. Default 1 min.
+	ModelWindow time.Duration
+	// ModelNormalWindows is how many windows a model alert must stay quiet
+	// before it resolves. Default 3.
+	ModelNormalWindows int
 }
 
 // Stats counts the work of an Alerter since it was created.
@@ -97,6 +112,13 @@ type Alerter struct {
 
 	statsMu sync.Mutex
 	stats   Stats
+
+	// dispatcher is nil without Config.Routing.
+	dispatcher *dispatch.Dispatcher
+	link       *template.Template
+	// modelSeen holds when each firing model alert was last raised, by
+	// notification fingerprint. Guarded by raiseMu.
+	modelSeen map[string]time.Time
 }
 
 // New loads the rules and returns an Alerter that stores alerts in store and
@@ -138,7 +160,25 @@ func New(cfg Config, store *storage.Store, out io.Writer, logger *slog.Logger) (
 		return nil, err
 	}
 
+	if cfg.ModelWindow <= 0 {
+		cfg.ModelWindow = DefaultModelWindow
+	}
+	if cfg.ModelNormalWindows <= 0 {
+		cfg.ModelNormalWindows = DefaultModelNormalWindows
+	}
+	link, err := parseLinkTemplate(cfg.LinkTemplate)
+	if err != nil {
+		return nil, err
+	}
+	var dispatcher *dispatch.Dispatcher
+	if cfg.Routing != nil {
+		dispatcher = dispatch.New(cfg.Routing, DeadLetterTable{Store: store}, logger)
+	}
+
 	return &Alerter{
+		dispatcher: dispatcher,
+		link:       link,
+		modelSeen:  make(map[string]time.Time),
 		cfg:        cfg,
 		store:      store,
 		rules:      rules,
@@ -191,6 +231,13 @@ func (a *Alerter) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.evaluateLoop(ctx)
 	}()
+	if a.dispatcher != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = a.dispatcher.Run(ctx, dispatch.DefaultTick)
+		}()
+	}
 
 	err = kafka.Consume(ctx, kafka.ConsumerConfig{
 		Brokers:     a.cfg.Brokers,
@@ -291,6 +338,7 @@ func (a *Alerter) EvaluateRules(ctx context.Context) error {
 	nowNs := a.now().UnixNano()
 	var found []candidate
 	var errs []error
+	evaluated := make(map[string]bool)
 	for _, rule := range a.rules {
 		alerts, err := a.evaluateRule(ctx, rule, nowNs)
 		a.count(func(s *Stats) {
@@ -303,11 +351,13 @@ func (a *Alerter) EvaluateRules(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
+		evaluated[rule.Name] = true
 		found = append(found, alerts...)
 	}
 	if err := a.raise(ctx, found); err != nil {
 		errs = append(errs, err)
 	}
+	a.resolveCleared(evaluated, found)
 	return errors.Join(errs...)
 }
 
@@ -321,6 +371,7 @@ func (a *Alerter) raise(ctx context.Context, alerts []candidate) error {
 	a.raiseMu.Lock()
 	defer a.raiseMu.Unlock()
 
+	a.notify(alerts)
 	if err := a.loadDedup(ctx); err != nil {
 		return err
 	}

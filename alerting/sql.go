@@ -84,7 +84,7 @@ FROM
     %s
     )
     WHERE container_running = 1 AND container_image_id != ''
-)
+) AS running
 ALL INNER JOIN
 (
     SELECT
@@ -96,7 +96,7 @@ ALL INNER JOIN
     WHERE severity IN (%s) AND fixed_version != ''
         AND %s
     GROUP BY image_id, vuln_id, package
-)
+) AS findings
 USING image_id
 ORDER BY container_id, vuln_id, package`, latestContainersSQL(""), quoteList(severities), latestScanFilterSQL)
 }
@@ -122,4 +122,22 @@ func sqlRuleRowsQuery(ruleQuery, containerID string) string {
 // image id of the given containers.
 func containerInfoQuery(containerIDs []string) string {
 	return latestContainersSQL("WHERE container_id IN (" + quoteList(containerIDs) + ")")
+}
+
+// Queries returns every SQL statement that the rules send to ClickHouse:
+// each rule's query and a sample of the query attached to its alerts, with
+// sampleContainerID and sampleImageID in place of the real ids. Tests run
+// them on every supported ClickHouse version.
+func Queries(rules []Rule, sampleContainerID, sampleImageID string) []string {
+	var out []string
+	for _, r := range rules {
+		switch r.Kind {
+		case KindSQL:
+			out = append(out, r.Query, sqlRuleRowsQuery(r.Query, sampleContainerID))
+		case KindRunningImageFixableVuln:
+			out = append(out, fixableVulnQuery(r.VulnSeverities), fixableVulnRowsQuery(sampleImageID, r.VulnSeverities))
+		}
+	}
+	out = append(out, containerInfoQuery([]string{sampleContainerID}))
+	return out
 }

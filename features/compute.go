@@ -13,19 +13,24 @@ func (w *Windower) closeWindow(st *containerState, win *openWindow) Window {
 	values[IndexLogLines] = float64(win.logLines)
 	values[IndexErrorLines] = float64(win.errorLines)
 
-	// Shapes are checked for novelty at close time, in window order, so
-	// that the image id from a late inventory record is already known.
+	// Messages are mined at close time, in window order, so that the image
+	// id from a late inventory record is already known.
 	key := st.imageID
 	if key == "" {
 		key = st.id
 	}
-	newShapes := 0
-	for id := range win.shapes {
-		if w.shapes.Observe(key, id) {
-			newShapes++
+	novel := 0
+	for _, msg := range win.messages {
+		if _, _, isNew := w.templates.Match(key, msg); isNew {
+			novel++
 		}
 	}
-	values[IndexNewShapes] = float64(newShapes)
+	for id := range win.shapes {
+		if w.shapes.Observe(key, id) {
+			novel++
+		}
+	}
+	values[IndexNewShapes] = float64(novel)
 
 	cpu, throttled := st.cpuRates(win.start, win.start+w.size, win.samples, st.nextSample(win.start))
 	values[IndexCPUCores] = cpu

@@ -78,8 +78,8 @@ func ShapeID(shape string) uint64 {
 //
 // NOTE: masking only catches variables that look like numbers, addresses,
 // ids, paths or quoted strings. A free-text variable such as a user name
-// yields a new shape per value. A Drain-family miner, which clusters tokens
-// by position, would merge those.
+// yields a new shape per value. The drain miner (WindowConfig.Templates)
+// clusters tokens by position and merges those.
 type Shapes struct {
 	// MaxPerKey caps the shapes remembered per key (default
 	// DefaultMaxShapesPerKey). Past the cap, Observe still reports unknown

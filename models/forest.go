@@ -41,6 +41,24 @@ type ForestConfig struct {
 	// scores, so about that share of the training rows would be flagged.
 	// Default 0.01; must be in [0, 0.5).
 	Contamination float64
+	// ExtendRange scores a point that lies outside a node's training range
+	// as if it had been in the tree's sample (see pathLengthExtended), so
+	// that points far beyond the training data score higher than the most
+	// extreme training rows. Default false: the path length of Liu, Ting
+	// and Zhou. A point scores the same either way when it lies inside the
+	// range of every node it reaches, as every row of a tree's own sample
+	// does; training rows outside a tree's sample can differ.
+	ExtendRange bool
+	// Hyperplanes grows an extended isolation forest (Hariri, Carrasco Kind
+	// and Brunner, "Extended Isolation Forest", IEEE TKDE 2021): each node
+	// splits on a random hyperplane instead of a single feature. Default
+	// false. ExtendRange does not apply to it.
+	Hyperplanes bool
+	// HyperplaneFeatures is the number of features with a nonzero
+	// coefficient in each hyperplane, chosen at random per node; the
+	// extension level of Hariri et al. is HyperplaneFeatures − 1. Default 0
+	// means every feature. Ignored unless Hyperplanes is set.
+	HyperplaneFeatures int
 }
 
 // IsolationForest is the model of Liu, Ting and Zhou, "Isolation Forest"
@@ -48,28 +66,42 @@ type ForestConfig struct {
 // value between the feature's minimum and maximum. An anomaly is isolated
 // in fewer splits, so its average path length is short.
 //
-// The trees are stored as flat arrays, one entry per node. A fitted forest
-// is read-only, so Score is safe for concurrent use.
+// The trees are stored as flat arrays, one entry per node, with the two
+// children of a node next to each other. A fitted forest is read-only, so
+// Score and ScoreBatch are safe for concurrent use.
 type IsolationForest struct {
-	// feature is the split feature of a node, or -1 for a leaf.
-	feature []int32
-	// split is the split value: rows with x[feature] < split go left.
-	split []float64
+	nodes []node
 	// low and high are the range of the split feature over the rows that
-	// reached a node.
+	// reached an axis-parallel node. Only ExtendRange scoring reads them.
 	low  []float64
 	high []float64
-	// left and right are node indexes of the children.
-	left  []int32
-	right []int32
-	// size is the number of training rows that reached a leaf.
-	size []int32
+	// normals holds the hyperplane normals of a Hyperplanes forest, dims
+	// values per split node; node.feature indexes it.
+	normals []float64
 	// roots is the index of each tree's root node.
 	roots []int32
+	// complete is the scoring layout of an axis-parallel forest without
+	// ExtendRange, or nil.
+	complete *completeTrees
 
-	dims      int
-	subsample int
-	threshold float64
+	dims        int
+	subsample   int
+	extendRange bool
+	hyperplanes bool
+	threshold   float64
+}
+
+// node is one tree node. For a split node, feature is the split feature
+// (or the hyperplane index), split is the split value, and x goes to
+// child when x[feature] < split and to child+1 otherwise. For a leaf,
+// feature is -1 and value is the path length of the leaf: its depth plus
+// c(size) for the rows the height limit left unsplit.
+type node struct {
+	value   float64
+	feature int32
+	child   int32
+	size    int32
+	depth   int32
 }
 
 // AveragePathLength returns c(n), the average path length of an
@@ -89,29 +121,83 @@ func AveragePathLength(n int) float64 {
 // Fit grows an isolation forest on the rows of X, which must all have the
 // same number of features, and sets its threshold from the training scores.
 func Fit(X [][]float64, cfg ForestConfig) (*IsolationForest, error) {
+	cfg, dims, err := checkFitInput(X, cfg)
+	if err != nil {
+		return nil, err
+	}
+	psi := min(cfg.Subsample, len(X))
+
+	f := &IsolationForest{
+		dims:        dims,
+		subsample:   psi,
+		extendRange: cfg.ExtendRange && !cfg.Hyperplanes,
+		hyperplanes: cfg.Hyperplanes,
+	}
+	g := &grower{f: f, X: X, rng: rand.New(prng.NewXoshiro256plusplus(uint64(cfg.Seed)))}
+	g.heightLimit = int(math.Ceil(math.Log2(float64(max(psi, 2)))))
+	g.planeFeatures = cfg.HyperplaneFeatures
+	if g.planeFeatures <= 0 || g.planeFeatures > dims {
+		g.planeFeatures = dims
+	}
+	g.lows = make([]float64, dims)
+	g.highs = make([]float64, dims)
+
+	indexes := make([]int, len(X))
+	for i := range indexes {
+		indexes[i] = i
+	}
+	for range cfg.Trees {
+		// Partial Fisher–Yates shuffle: the first psi indexes become a
+		// sample without replacement.
+		for i := range psi {
+			j := i + g.rng.IntN(len(indexes)-i)
+			indexes[i], indexes[j] = indexes[j], indexes[i]
+		}
+		sample := slices.Clone(indexes[:psi])
+		root := f.addNode()
+		f.roots = append(f.roots, root)
+		g.grow(root, sample, 0)
+	}
+	if !f.extendRange && !f.hyperplanes {
+		f.complete = buildComplete(f, g.heightLimit)
+	}
+
+	scores := make([]float64, len(X))
+	f.ScoreBatch(X, scores)
+	slices.Sort(scores)
+	f.threshold = stat.Quantile(1-cfg.Contamination, stat.Empirical, scores, nil)
+	return f, nil
+}
+
+// checkFitInput validates the training rows and the configuration and
+// returns the configuration with defaults filled in and the row width.
+func checkFitInput(X [][]float64, cfg ForestConfig) (ForestConfig, int, error) {
 	if len(X) == 0 {
-		return nil, fmt.Errorf("invalid training set: no rows")
+		return cfg, 0, fmt.Errorf("invalid training set: no rows")
 	}
 	dims := len(X[0])
 	if dims == 0 {
-		return nil, fmt.Errorf("invalid training set: row 0 has no features")
+		return cfg, 0, fmt.Errorf("invalid training set: row 0 has no features")
 	}
 	for i, row := range X {
 		if len(row) != dims {
-			return nil, fmt.Errorf("invalid training set: row %d has %d features, row 0 has %d", i, len(row), dims)
+			return cfg, 0, fmt.Errorf("invalid training set: row %d has %d features, row 0 has %d", i, len(row), dims)
 		}
 		if floats.HasNaN(row) {
-			return nil, fmt.Errorf("invalid training set: row %d contains NaN", i)
+			return cfg, 0, fmt.Errorf("invalid training set: row %d contains NaN", i)
 		}
 	}
 	if cfg.Trees < 0 {
-		return nil, fmt.Errorf("invalid forest config trees=%d: must be positive", cfg.Trees)
+		return cfg, 0, fmt.Errorf("invalid forest config trees=%d: must be positive", cfg.Trees)
 	}
 	if cfg.Subsample < 0 {
-		return nil, fmt.Errorf("invalid forest config subsample=%d: must be positive", cfg.Subsample)
+		return cfg, 0, fmt.Errorf("invalid forest config subsample=%d: must be positive", cfg.Subsample)
 	}
 	if cfg.Contamination < 0 || cfg.Contamination >= 0.5 {
-		return nil, fmt.Errorf("invalid forest config contamination=%v: must be in [0, 0.5)", cfg.Contamination)
+		return cfg, 0, fmt.Errorf("invalid forest config contamination=%v: must be in [0, 0.5)", cfg.Contamination)
+	}
+	if cfg.HyperplaneFeatures < 0 {
+		return cfg, 0, fmt.Errorf("invalid forest config hyperplane features=%d: must be 0 (all) or positive", cfg.HyperplaneFeatures)
 	}
 	if cfg.Trees == 0 {
 		cfg.Trees = DefaultTrees
@@ -122,166 +208,15 @@ func Fit(X [][]float64, cfg ForestConfig) (*IsolationForest, error) {
 	if cfg.Contamination == 0 {
 		cfg.Contamination = DefaultContamination
 	}
-	psi := min(cfg.Subsample, len(X))
-
-	f := &IsolationForest{dims: dims, subsample: psi}
-	rng := rand.New(prng.NewXoshiro256plusplus(uint64(cfg.Seed)))
-	heightLimit := int(math.Ceil(math.Log2(float64(max(psi, 2)))))
-	indexes := make([]int, len(X))
-	for i := range indexes {
-		indexes[i] = i
-	}
-	for range cfg.Trees {
-		// Partial Fisher–Yates shuffle: the first psi indexes become a
-		// sample without replacement.
-		for i := range psi {
-			j := i + rng.IntN(len(indexes)-i)
-			indexes[i], indexes[j] = indexes[j], indexes[i]
-		}
-		sample := slices.Clone(indexes[:psi])
-		f.roots = append(f.roots, f.grow(X, sample, 0, heightLimit, rng))
-	}
-
-	scores := make([]float64, len(X))
-	for i, row := range X {
-		scores[i] = f.Score(row)
-	}
-	slices.Sort(scores)
-	f.threshold = stat.Quantile(1-cfg.Contamination, stat.Empirical, scores, nil)
-	return f, nil
+	return cfg, dims, nil
 }
 
-// grow builds the subtree over the rows X[rows] and returns its node index.
-func (f *IsolationForest) grow(X [][]float64, rows []int, depth, heightLimit int, rng *rand.Rand) int32 {
-	if depth >= heightLimit || len(rows) <= 1 {
-		return f.leaf(len(rows))
-	}
-
-	// Choose among the features that still vary in this node, so that a
-	// constant feature never wastes a level.
-	var varying []int
-	lows := make([]float64, f.dims)
-	highs := make([]float64, f.dims)
-	for d := range f.dims {
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for _, r := range rows {
-			lo = min(lo, X[r][d])
-			hi = max(hi, X[r][d])
-		}
-		lows[d], highs[d] = lo, hi
-		if hi > lo {
-			varying = append(varying, d)
-		}
-	}
-	if len(varying) == 0 {
-		return f.leaf(len(rows))
-	}
-	d := varying[rng.IntN(len(varying))]
-	split := lows[d] + rng.Float64()*(highs[d]-lows[d])
-	if split <= lows[d] {
-		// Keep the minimum on the left so that neither side is empty.
-		split = highs[d]
-	}
-
-	var leftRows, rightRows []int
-	for _, r := range rows {
-		if X[r][d] < split {
-			leftRows = append(leftRows, r)
-		} else {
-			rightRows = append(rightRows, r)
-		}
-	}
-
-	node := int32(len(f.feature))
-	f.feature = append(f.feature, int32(d))
-	f.split = append(f.split, split)
-	f.low = append(f.low, lows[d])
-	f.high = append(f.high, highs[d])
-	f.left = append(f.left, -1)
-	f.right = append(f.right, -1)
-	f.size = append(f.size, int32(len(rows)))
-
-	l := f.grow(X, leftRows, depth+1, heightLimit, rng)
-	r := f.grow(X, rightRows, depth+1, heightLimit, rng)
-	f.left[node] = l
-	f.right[node] = r
-	return node
-}
-
-func (f *IsolationForest) leaf(size int) int32 {
-	node := int32(len(f.feature))
-	f.feature = append(f.feature, -1)
-	f.split = append(f.split, 0)
+// addNode appends an unset node and returns its index.
+func (f *IsolationForest) addNode() int32 {
+	f.nodes = append(f.nodes, node{feature: -1})
 	f.low = append(f.low, 0)
 	f.high = append(f.high, 0)
-	f.left = append(f.left, -1)
-	f.right = append(f.right, -1)
-	f.size = append(f.size, int32(size))
-	return node
-}
-
-// pathLength returns the expected h(x) in one tree: the depth of the leaf x
-// reaches, plus c(size) for the rows that the height limit left unsplit
-// there.
-//
-// A node whose rows all lie on one side of x on the split feature is
-// handled as if x had been in the tree's sample. With x in the sample, the
-// node's split would have been drawn over the range widened to reach x,
-// and it would have cut x off alone with probability gap/(range+gap).
-// Without this, every point beyond the training range would follow the
-// most extreme training rows and score no higher than they do, however
-// far out it lies. For x inside every node's range, which includes every
-// training row, h(x) is exactly that of Liu, Ting and Zhou.
-func (f *IsolationForest) pathLength(x []float64, root int32) float64 {
-	node := root
-	depth := 0
-	expected := 0.0
-	// remaining is the probability that x has not been cut off yet.
-	remaining := 1.0
-	for f.feature[node] >= 0 {
-		v := x[f.feature[node]]
-		low, high := f.low[node], f.high[node]
-		var gap float64
-		switch {
-		case v < low:
-			gap = low - v
-		case v > high:
-			gap = v - high
-		}
-		if gap > 0 {
-			p := gap / (high - low + gap)
-			expected += remaining * p * float64(depth+1)
-			remaining *= 1 - p
-		}
-		if v < f.split[node] {
-			node = f.left[node]
-		} else {
-			node = f.right[node]
-		}
-		depth++
-	}
-	return expected + remaining*(float64(depth)+AveragePathLength(int(f.size[node])))
-}
-
-// Score returns the anomaly score 2^(−E[h(x)]/c(ψ)) of x, in (0, 1]. A score
-// near 1 is a clear anomaly and scores well below 0.5 are normal. Missing
-// trailing features read as 0 and extra features are ignored.
-func (f *IsolationForest) Score(x []float64) float64 {
-	if len(x) < f.dims {
-		padded := make([]float64, f.dims)
-		copy(padded, x)
-		x = padded
-	}
-	var total float64
-	for _, root := range f.roots {
-		total += f.pathLength(x, root)
-	}
-	mean := total / float64(len(f.roots))
-	c := AveragePathLength(f.subsample)
-	if c == 0 {
-		return 0.5
-	}
-	return math.Pow(2, -mean/c)
+	return int32(len(f.nodes) - 1)
 }
 
 // Threshold returns the (1 − contamination) quantile of the training
@@ -297,5 +232,10 @@ func (f *IsolationForest) Trees() int {
 
 // Nodes returns the number of nodes over all trees.
 func (f *IsolationForest) Nodes() int {
-	return len(f.feature)
+	return len(f.nodes)
+}
+
+// Dims returns the number of features the forest was trained on.
+func (f *IsolationForest) Dims() int {
+	return f.dims
 }

@@ -296,7 +296,7 @@ func (s *Scorer) decide(p *pendingWindow) {
 		return
 	}
 	if s.train.needsFit(refitGrowth) {
-		if err := s.train.fit(ForestConfig{Trees: s.cfg.Trees, Subsample: s.cfg.Subsample, Seed: s.cfg.Seed, Contamination: s.cfg.Contamination}); err != nil {
+		if err := s.train.fit(ForestConfig{Trees: s.cfg.Trees, Subsample: s.cfg.Subsample, Seed: s.cfg.Seed, Contamination: s.cfg.Contamination, ExtendRange: true}); err != nil {
 			// Fit fails on malformed rows or an invalid Contamination. The
 			// window then stays unscored.
 			s.logger.Error("Fitting the isolation forest failed", "err", err, "training_windows", s.train.len())

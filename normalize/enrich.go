@@ -109,17 +109,22 @@ func (c *containerCache) resolve(ctx context.Context, store *storage.Store, ids 
 	return out, nil
 }
 
+// ContainerLookupQuery returns the statement with which the normalizer
+// reads the latest stored state of n containers. It has one "?" placeholder
+// per container id, because clickhouse-go binds a slice as an array
+// literal, which "IN (...)" rejects.
+func ContainerLookupQuery(n int) string {
+	placeholders := strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+	return "SELECT container_id, image_id, image_ref, name, host_id FROM containers FINAL WHERE container_id IN (" + placeholders + ")"
+}
+
 // lookupContainers reads the latest stored state of the given containers.
 func lookupContainers(ctx context.Context, store *storage.Store, ids []string) (map[string]containerInfo, error) {
-	// One placeholder per id, because clickhouse-go binds a slice as an
-	// array literal, which "IN (...)" rejects.
-	placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := store.Conn().Query(ctx,
-		"SELECT container_id, image_id, image_ref, name, host_id FROM containers FINAL WHERE container_id IN ("+placeholders+")", args...)
+	rows, err := store.Conn().Query(ctx, ContainerLookupQuery(len(ids)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up %d containers: %w", len(ids), err)
 	}

@@ -21,6 +21,7 @@ const DefaultGroup = "harrier-normalize"
 
 // Defaults of the size limits in Config.
 const (
+	DefaultMaxBatch        = 5000
 	DefaultMaxRawBytes     = 64 << 10
 	DefaultMaxMessageBytes = 1 << 20
 )
@@ -36,7 +37,9 @@ type Config struct {
 	TopicPrefix string
 	// Group is the consumer group id. Default "harrier-normalize".
 	Group string
-	// MaxBatch caps the messages per batch. Zero means the consumer's default.
+	// MaxBatch caps the messages per batch, and so the rows of one insert
+	// per table. Default 5000: ClickHouse handles fewer, larger inserts
+	// better, and a batch of 5000 log records stays at a few MiB.
 	MaxBatch int
 	// MaxWait caps how long a batch waits to fill. Zero means the
 	// consumer's default.
@@ -48,6 +51,15 @@ type Config struct {
 	// MaxMessageBytes rejects a log record whose message is longer.
 	// Default 1 MiB.
 	MaxMessageBytes int
+	// MaxBatchBytes, QueueCapacity and FetchMaxBytes bound the records
+	// held in memory while ClickHouse is slow or down; see
+	// kafka.ConsumerConfig. Zero uses the kafka package defaults.
+	MaxBatchBytes int
+	QueueCapacity int
+	FetchMaxBytes int
+	// Security sets TLS and SASL for the Kafka connections; nil means
+	// plaintext.
+	Security *kafka.Security
 }
 
 // DeadLetterWriter sends rejected records to the deadletters topic.
@@ -93,6 +105,9 @@ func New(cfg Config, store *storage.Store, dlq DeadLetterWriter, logger *slog.Lo
 	if cfg.Group == "" {
 		cfg.Group = DefaultGroup
 	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
 	if cfg.MaxRawBytes <= 0 {
 		cfg.MaxRawBytes = DefaultMaxRawBytes
 	}
@@ -121,13 +136,17 @@ func New(cfg Config, store *storage.Store, dlq DeadLetterWriter, logger *slog.Lo
 func (n *Normalizer) Run(ctx context.Context) error {
 	n.logger.Info("Normalizer started", "group", n.cfg.Group, "topics", Topics)
 	err := kafka.Consume(ctx, kafka.ConsumerConfig{
-		Brokers:     n.cfg.Brokers,
-		TopicPrefix: n.cfg.TopicPrefix,
-		Group:       n.cfg.Group,
-		Topics:      Topics,
-		MaxBatch:    n.cfg.MaxBatch,
-		MaxWait:     n.cfg.MaxWait,
-		Logger:      n.logger,
+		Brokers:       n.cfg.Brokers,
+		TopicPrefix:   n.cfg.TopicPrefix,
+		Group:         n.cfg.Group,
+		Topics:        Topics,
+		MaxBatch:      n.cfg.MaxBatch,
+		MaxWait:       n.cfg.MaxWait,
+		MaxBatchBytes: n.cfg.MaxBatchBytes,
+		QueueCapacity: n.cfg.QueueCapacity,
+		FetchMaxBytes: n.cfg.FetchMaxBytes,
+		Security:      n.cfg.Security,
+		Logger:        n.logger,
 	}, n.HandleBatch)
 	s := n.Stats()
 	n.logger.Info("Normalizer stopped", "consumed", s.Consumed, "dead_lettered", s.DeadLettered)

@@ -108,3 +108,9 @@ func vulnerabilityRows(env record.Envelope, s *record.Scan) [][]any {
 	}
 	return rows
 }
+
+// Columns returns the columns the normalizer inserts into table, in insert
+// order, or nil for a table it does not write.
+func Columns(table string) []string {
+	return append([]string(nil), tableColumns[table]...)
+}

@@ -18,4 +18,8 @@ KAFKA_TEST_BROKERS="$(scripts/kafka/start.sh "$kafka_dir")"
 export KAFKA_TEST_BROKERS
 echo "Apache Kafka for integration tests on $KAFKA_TEST_BROKERS (pid $(cat "$kafka_dir/kafka.pid"))" >&2
 
+# The storage/shipped tests run every statement on chDB from this library.
+CHDB_LIB_PATH="${CHDB_LIB_PATH:-${HARRIER_CHDB_DIR:-$HOME/.cache/harrier/chdb}/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so}"
+export CHDB_LIB_PATH
+
 go test -count=1 -timeout 20m "$@" ./...

@@ -79,6 +79,14 @@ var localConfig = template.Must(template.New("config").Parse(`<?xml version="1.0
 // until it responds to a ping. The server runs in its own process group.
 // Call Stop to end it.
 func StartLocal(ctx context.Context, dir string, logger *slog.Logger) (*LocalServer, error) {
+	return StartLocalOnPorts(ctx, dir, 0, 0, logger)
+}
+
+// StartLocalOnPorts is StartLocal with the native (tcpPort) and HTTP
+// (httpPort) ports given; 0 picks a free port. Starting again on the dir
+// and ports of a stopped server brings back the same server with its data,
+// which is how tests restart ClickHouse under a running client.
+func StartLocalOnPorts(ctx context.Context, dir string, tcpPort, httpPort int, logger *slog.Logger) (*LocalServer, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -98,13 +106,15 @@ func StartLocal(ctx context.Context, dir string, logger *slog.Logger) (*LocalSer
 		}
 	}
 
-	tcpPort, err := freePort()
-	if err != nil {
-		return nil, err
+	if tcpPort == 0 {
+		if tcpPort, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
-	httpPort, err := freePort()
-	if err != nil {
-		return nil, err
+	if httpPort == 0 {
+		if httpPort, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	var config bytes.Buffer
 	err = localConfig.Execute(&config, map[string]any{"Dir": dir, "TCPPort": tcpPort, "HTTPPort": httpPort, "Users": UsersConfig})

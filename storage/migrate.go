@@ -15,6 +15,19 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// SchemaMigrationsTable is the statement that creates the table in which
+// Migrate records each applied migration version.
+const SchemaMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32,
+    name String,
+    applied_at DateTime
+) ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY version`
+
+// AppliedVersionsQuery is the statement with which Migrate reads the
+// applied migration versions.
+const AppliedVersionsQuery = "SELECT DISTINCT version FROM schema_migrations ORDER BY version"
+
 // Migration is one numbered schema change compiled into the binary.
 type Migration struct {
 	// Version is the number that starts the file name, 1 for "0001_records.sql".
@@ -122,13 +135,7 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+s.cfg.Database+"`"); err != nil {
 		return nil, fmt.Errorf("create database %s: %w", s.cfg.Database, err)
 	}
-	err = s.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-    version UInt32,
-    name String,
-    applied_at DateTime
-) ENGINE = ReplacingMergeTree(applied_at)
-ORDER BY version`)
-	if err != nil {
+	if err := s.Exec(ctx, SchemaMigrationsTable); err != nil {
 		return nil, err
 	}
 
@@ -167,7 +174,7 @@ ORDER BY version`)
 // AppliedVersions returns the migration versions recorded in
 // schema_migrations, in ascending order.
 func (s *Store) AppliedVersions(ctx context.Context) ([]int, error) {
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT version FROM schema_migrations ORDER BY version")
+	rows, err := s.conn.Query(ctx, AppliedVersionsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/harrierhq/harrier/alerting"
+	"github.com/harrierhq/harrier/alerting/route"
 	"github.com/harrierhq/harrier/collectors"
 	"github.com/harrierhq/harrier/internal/broker"
 	"github.com/harrierhq/harrier/internal/config"
@@ -177,12 +178,23 @@ func alertCommand() *command {
 }
 
 func newAlerter(cfg *config.Config, store *storage.Store, env *cmdEnv) (*alerting.Alerter, error) {
+	var routing *route.Config
+	if cfg.Alerting.RoutingFile != "" {
+		var err error
+		if routing, err = route.Load(cfg.Alerting.RoutingFile, nil); err != nil {
+			return nil, err
+		}
+	}
 	return alerting.New(alerting.Config{
-		Brokers:      cfg.Kafka.Brokers,
-		TopicPrefix:  cfg.Kafka.TopicPrefix,
-		RulesFile:    cfg.Alerting.RulesFile,
-		EvalInterval: cfg.Alerting.EvalInterval,
-		Dedup:        cfg.Alerting.Dedup,
+		Brokers:            cfg.Kafka.Brokers,
+		TopicPrefix:        cfg.Kafka.TopicPrefix,
+		RulesFile:          cfg.Alerting.RulesFile,
+		EvalInterval:       cfg.Alerting.EvalInterval,
+		Dedup:              cfg.Alerting.Dedup,
+		Routing:            routing,
+		LinkTemplate:       cfg.Alerting.LinkTemplate,
+		ModelWindow:        cfg.Features.Window,
+		ModelNormalWindows: cfg.Alerting.ResolveWindows,
 	}, store, env.stdout, env.logger)
 }
 
@@ -210,32 +222,6 @@ func migrateCommand() *command {
 			}
 			fmt.Fprintf(env.stdout, "applied migrations %v to %s; schema version is now %d\n", applied, env.cfg.ClickHouse.Database, storage.LatestVersion())
 			return nil
-		},
-	}
-}
-
-func sqlCommand() *command {
-	return &command{
-		name:    "sql",
-		summary: "Run one SQL query on Harrier's database and print the result as a table: harrier sql \"SELECT ...\"",
-		groups:  []string{"clickhouse"},
-		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
-			l.Alias(fs, "clickhouse", "clickhouse.addr")
-		},
-		run: func(ctx context.Context, env *cmdEnv) error {
-			if len(env.args) != 1 {
-				return errors.New("expected exactly one argument, the query, such as: harrier sql \"SELECT count() FROM events\"")
-			}
-			store, err := openStore(ctx, env.cfg, false)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			cols, rows, err := store.Query(ctx, env.args[0])
-			if err != nil {
-				return err
-			}
-			return storage.FormatTable(env.stdout, cols, rows)
 		},
 	}
 }

@@ -47,7 +47,9 @@ type jsonLine struct {
 // {"log":"hello\n","stream":"stdout","time":"2019-04-01T17:58:33.598656444Z"}.
 func ParseLine(b []byte) (Line, error) {
 	var raw jsonLine
-	if err := json.Unmarshal(b, &raw); err != nil {
+	if log, stream, ts, ok := parseFields(b); ok {
+		raw = jsonLine{Log: &log, Stream: stream, Time: ts}
+	} else if err := json.Unmarshal(b, &raw); err != nil {
 		return Line{}, fmt.Errorf("invalid json-file line: %w", err)
 	}
 	if raw.Log == nil {

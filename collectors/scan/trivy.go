@@ -3,17 +3,10 @@ package scan
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/harrierhq/harrier/collectors/internal/emit"
 	"github.com/harrierhq/harrier/internal/record"
 )
 
@@ -39,8 +32,20 @@ type trivyReport struct {
 			FixedVersion     string `json:"FixedVersion"`
 			Severity         string `json:"Severity"`
 			Title            string `json:"Title"`
+			// CVSS maps a source such as "nvd" to its rating.
+			CVSS map[string]trivyCVSS `json:"CVSS"`
 		} `json:"Vulnerabilities"`
 	} `json:"Results"`
+}
+
+// trivyCVSS is one source's entry of a Trivy finding's CVSS map.
+type trivyCVSS struct {
+	V2Vector  string  `json:"V2Vector"`
+	V3Vector  string  `json:"V3Vector"`
+	V2Score   float64 `json:"V2Score"`
+	V3Score   float64 `json:"V3Score"`
+	V40Vector string  `json:"V40Vector"`
+	V40Score  float64 `json:"V40Score"`
 }
 
 // ParseTrivy parses a Trivy JSON report of schema version 2. The image id
@@ -49,134 +54,95 @@ type trivyReport struct {
 // such as a lockfile, has an empty image id. The error names the field that
 // makes b something other than a Trivy report.
 func ParseTrivy(b []byte) (record.Scan, error) {
+	res, err := parseTrivy(b)
+	return res.Scan, err
+}
+
+func parseTrivy(b []byte) (Result, error) {
 	var r trivyReport
 	if err := json.Unmarshal(b, &r); err != nil {
-		return record.Scan{}, fmt.Errorf("invalid Trivy report: %w", err)
+		return Result{}, fmt.Errorf("invalid Trivy report: %w", err)
 	}
 	if r.SchemaVersion == nil {
-		return record.Scan{}, fmt.Errorf("invalid Trivy report: missing field SchemaVersion")
+		return Result{}, fmt.Errorf("invalid Trivy report: missing field SchemaVersion")
 	}
 	if *r.SchemaVersion != 2 {
-		return record.Scan{}, fmt.Errorf("invalid Trivy report field SchemaVersion=%d: expected 2", *r.SchemaVersion)
+		return Result{}, fmt.Errorf("invalid Trivy report field SchemaVersion=%d: expected 2", *r.SchemaVersion)
 	}
 	if r.ArtifactName == "" {
-		return record.Scan{}, fmt.Errorf("invalid Trivy report: missing field ArtifactName")
+		return Result{}, fmt.Errorf("invalid Trivy report: missing field ArtifactName")
 	}
 	if r.Results == nil {
-		return record.Scan{}, fmt.Errorf("invalid Trivy report: missing field Results")
+		return Result{}, fmt.Errorf("invalid Trivy report: missing field Results")
 	}
 
-	s := record.Scan{Scanner: "trivy", ImageRef: r.ArtifactName, Vulnerabilities: []record.Vulnerability{}}
-	if r.CreatedAt != "" {
-		t, err := time.Parse(time.RFC3339Nano, r.CreatedAt)
-		if err != nil {
-			return record.Scan{}, fmt.Errorf("invalid Trivy report field CreatedAt=%q: %w", r.CreatedAt, err)
-		}
-		s.ScannedNs = t.UnixNano()
+	res := Result{Scan: record.Scan{Scanner: string(FormatTrivy), ImageRef: r.ArtifactName, Vulnerabilities: []record.Vulnerability{}}}
+	created, err := parseTime("Trivy", "CreatedAt", r.CreatedAt)
+	if err != nil {
+		return Result{}, err
 	}
+	res.Scan.ScannedNs = created
 	if md := r.Metadata; md != nil {
-		s.ImageID = md.ImageID
+		res.Scan.ImageID = md.ImageID
 		if md.Reference != "" {
-			s.ImageRef = md.Reference
+			res.Scan.ImageRef = md.Reference
 		}
 		if md.OS != nil {
-			s.OSFamily, s.OSName = md.OS.Family, md.OS.Name
+			res.Scan.OSFamily, res.Scan.OSName = md.OS.Family, md.OS.Name
 		}
 	}
 
-	for i, res := range *r.Results {
-		for j, v := range res.Vulnerabilities {
+	for i, result := range *r.Results {
+		for j, v := range result.Vulnerabilities {
 			if v.VulnerabilityID == "" {
-				return record.Scan{}, fmt.Errorf("invalid Trivy report: missing field Results[%d].Vulnerabilities[%d].VulnerabilityID", i, j)
+				return Result{}, fmt.Errorf("invalid Trivy report: missing field Results[%d].Vulnerabilities[%d].VulnerabilityID", i, j)
 			}
-			s.Vulnerabilities = append(s.Vulnerabilities, record.Vulnerability{
+			res.add(record.Vulnerability{
 				ID:               v.VulnerabilityID,
 				Package:          v.PkgName,
 				InstalledVersion: v.InstalledVersion,
 				FixedVersion:     v.FixedVersion,
 				Severity:         normalizeSeverity(v.Severity),
 				Title:            v.Title,
-			})
+			}, trivyRating(v.CVSS))
 		}
 	}
-	return s, nil
+	return res, nil
 }
 
-func normalizeSeverity(s string) string {
-	switch s = strings.ToUpper(s); s {
-	case "CRITICAL", "HIGH", "MEDIUM", "LOW":
-		return s
+// trivyRating picks the NVD rating when present, else the first source in
+// name order, and within it the newest CVSS version that has a score.
+func trivyRating(m map[string]trivyCVSS) CVSS {
+	sources := make([]string, 0, len(m))
+	for name := range m {
+		sources = append(sources, name)
 	}
-	return "UNKNOWN"
-}
-
-// Report is one parsed report file.
-type Report struct {
-	Path    string
-	ModTime time.Time
-	Scan    record.Scan
-}
-
-// Record wraps the report in a record keyed by its image id, or by its
-// reference for a report that has no image id.
-func (r Report) Record() emit.Record {
-	key := r.Scan.ImageID
-	if key == "" {
-		key = r.Scan.ImageRef
-	}
-	return emit.Record{
-		Kind:    record.KindScan,
-		Key:     key,
-		ID:      record.NewID("trivy", r.Path, strconv.FormatInt(r.Scan.ScannedNs, 10)),
-		Source:  "trivy:" + r.Path,
-		Payload: r.Scan,
-	}
-}
-
-// ReadDir parses every *.json file under dir, sorted by path. It returns
-// the reports it could read and one error per file it could not. A missing
-// dir holds no reports.
-func ReadDir(dir string) ([]Report, []error, error) {
-	var reports []Report
-	var invalid []error
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if path == dir && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll
-			}
-			return err
+	sort.Strings(sources)
+	for i, name := range sources {
+		if name == "nvd" {
+			sources[0], sources[i] = sources[i], sources[0]
 		}
-		if d.IsDir() || !strings.HasSuffix(d.Name(), ".json") {
-			return nil
-		}
-		rep, err := ReadFile(path)
-		if err != nil {
-			invalid = append(invalid, err)
-			return nil
-		}
-		reports = append(reports, rep)
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("read scan dir %q: %w", dir, err)
 	}
-	sort.Slice(reports, func(i, j int) bool { return reports[i].Path < reports[j].Path })
-	return reports, invalid, nil
+	for _, name := range sources {
+		c := m[name]
+		switch {
+		case c.V40Score > 0:
+			return CVSS{Version: "4.0", Vector: c.V40Vector, BaseScore: c.V40Score, Source: name}
+		case c.V3Score > 0:
+			return CVSS{Version: cvssVersion(c.V3Vector, "3"), Vector: c.V3Vector, BaseScore: c.V3Score, Source: name}
+		case c.V2Score > 0:
+			return CVSS{Version: "2.0", Vector: c.V2Vector, BaseScore: c.V2Score, Source: name}
+		}
+	}
+	return CVSS{}
 }
 
-// ReadFile parses the Trivy report at path.
-func ReadFile(path string) (Report, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Report{}, fmt.Errorf("read scan report %q: %w", path, err)
+// cvssVersion reads the version from a "CVSS:3.1/..." vector prefix.
+func cvssVersion(vector, fallback string) string {
+	rest, ok := strings.CutPrefix(vector, "CVSS:")
+	if !ok {
+		return fallback
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return Report{}, fmt.Errorf("stat scan report %q: %w", path, err)
-	}
-	s, err := ParseTrivy(b)
-	if err != nil {
-		return Report{}, fmt.Errorf("scan report %q: %w", path, err)
-	}
-	return Report{Path: path, ModTime: st.ModTime(), Scan: s}, nil
+	version, _, _ := strings.Cut(rest, "/")
+	return version
 }

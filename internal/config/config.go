@@ -81,9 +81,12 @@ type Models struct {
 
 // Alerting configures the alert role.
 type Alerting struct {
-	RulesFile    string
-	EvalInterval time.Duration
-	Dedup        time.Duration
+	RulesFile      string
+	EvalInterval   time.Duration
+	Dedup          time.Duration
+	RoutingFile    string
+	LinkTemplate   string
+	ResolveWindows int
 }
 
 // Log configures the process log on stderr.

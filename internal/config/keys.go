@@ -75,6 +75,12 @@ func keys(c *Config) []*key {
 			help: "how often policy rules are evaluated"},
 		{name: "alerting.dedup", def: "1h", kind: kDuration, ptr: &c.Alerting.Dedup, check: durationRange(0, 30*24*time.Hour),
 			help: "an alert with the same fingerprint within this period is not raised again"},
+		{name: "alerting.routing_file", def: "", kind: kString, ptr: &c.Alerting.RoutingFile,
+			help: "YAML routing tree and receivers (Alertmanager, PagerDuty, Slack, webhook); empty sends no notifications"},
+		{name: "alerting.link_template", def: "", kind: kString, ptr: &c.Alerting.LinkTemplate,
+			help: "Go text/template of the Grafana URL each notification links to; empty sends no link"},
+		{name: "alerting.resolve_windows", def: "3", kind: kInt, ptr: &c.Alerting.ResolveWindows, check: intRange(1, 10000),
+			help: "windows without a new model alert after which a model alert resolves"},
 
 		{name: "log.level", def: "info", kind: kString, ptr: &c.Log.Level, check: oneOf("debug", "info", "warn", "error"),
 			help: "lowest level of the process log on stderr"},

@@ -24,7 +24,7 @@ func PodDir(seed int64) string {
 func (g *generator) writeCRI() error {
 	id := ContainerID(g.seed, "cri/"+PodContainer)
 	rel := filepath.Join("pods", PodDir(g.seed), PodContainer, "0.log")
-	pool := &cycle{pool: g.samples.bgl}
+	pool := &cycle{pool: g.samples.bgl, rng: g.rng}
 
 	var buf bytes.Buffer
 	records := 0

@@ -62,10 +62,10 @@ type logEvent struct {
 
 func (g *generator) writeDocker() error {
 	pools := map[string]*cycle{
-		"web":   {pool: g.samples.apache},
-		"sshd":  {pool: g.samples.sshNormal},
-		"batch": {pool: g.samples.linux},
-		"api":   {pool: interleave(g.samples.apache[len(g.samples.apache)/2:], g.samples.linux[len(g.samples.linux)/2:])},
+		"web":   {pool: g.samples.apache, rng: g.rng},
+		"sshd":  {pool: g.samples.sshNormal, rng: g.rng},
+		"batch": {pool: g.samples.linux, rng: g.rng},
+		"api":   {pool: interleave(g.samples.apache[len(g.samples.apache)/2:], g.samples.linux[len(g.samples.linux)/2:]), rng: g.rng},
 	}
 	failures := &cycle{pool: g.samples.sshFailure}
 

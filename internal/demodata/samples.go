@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -104,13 +105,25 @@ func loadSamples(dir string) (samples, error) {
 	return s, nil
 }
 
-// cycle returns the messages of a pool in order, starting again at the end.
+// cycle returns the messages of a pool in order, starting again at the
+// end, or drawn at random when rng is set.
+//
+// Normal traffic is drawn at random: a loghub sample is 2,000 consecutive
+// lines that span hours or days, with bursts of rare events (a logrotate
+// run, a device plugged in). Replayed in order, such a burst would show up
+// at an arbitrary minute of the demo as real novelty, which is not the
+// incident the demo is about. Drawn at random, the mix of messages is the
+// same in every minute, as for a service in a steady state.
 type cycle struct {
 	pool []string
 	next int
+	rng  *rand.Rand
 }
 
 func (c *cycle) take() string {
+	if c.rng != nil {
+		return c.pool[c.rng.IntN(len(c.pool))]
+	}
 	msg := c.pool[c.next%len(c.pool)]
 	c.next++
 	return msg

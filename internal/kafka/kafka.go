@@ -36,7 +36,22 @@ type Producer struct {
 // created on first use when the broker allows it; EnsureTopics creates them
 // explicitly.
 func NewProducer(brokers []string, topicPrefix string) *Producer {
+	return newProducer(brokers, topicPrefix, nil)
+}
+
+// NewSecureProducer is NewProducer with TLS and SASL set by sec. It fails
+// only on an invalid SASL mechanism.
+func NewSecureProducer(brokers []string, topicPrefix string, sec *Security) (*Producer, error) {
+	t, err := sec.transport()
+	if err != nil {
+		return nil, err
+	}
+	return newProducer(brokers, topicPrefix, t), nil
+}
+
+func newProducer(brokers []string, topicPrefix string, transport kg.RoundTripper) *Producer {
 	w := &kg.Writer{
+		Transport: transport,
 		Addr:     kg.TCP(brokers...),
 		Balancer: &kg.Hash{},
 		// Write is called with whole batches, so a short timeout only bounds
@@ -77,10 +92,19 @@ func (p *Producer) Close() error { return p.w.Close() }
 // EnsureTopics creates the topics (prefix plus suffix) that do not exist yet,
 // with the given partition count and replication factor 1.
 func EnsureTopics(ctx context.Context, brokers []string, prefix string, partitions int, suffixes ...string) error {
+	return EnsureTopicsSecure(ctx, brokers, nil, prefix, partitions, suffixes...)
+}
+
+// EnsureTopicsSecure is EnsureTopics with TLS and SASL set by sec.
+func EnsureTopicsSecure(ctx context.Context, brokers []string, sec *Security, prefix string, partitions int, suffixes ...string) error {
 	if len(brokers) == 0 {
 		return errors.New("ensure topics: no broker address configured")
 	}
-	client := &kg.Client{Addr: kg.TCP(brokers...), Timeout: 10 * time.Second}
+	transport, err := sec.transport()
+	if err != nil {
+		return err
+	}
+	client := &kg.Client{Addr: kg.TCP(brokers...), Timeout: 10 * time.Second, Transport: transport}
 	req := &kg.CreateTopicsRequest{}
 	for _, s := range suffixes {
 		req.Topics = append(req.Topics, kg.TopicConfig{Topic: prefix + s, NumPartitions: partitions, ReplicationFactor: 1})
@@ -131,13 +155,43 @@ type ConsumerConfig struct {
 	// MaxWait caps how long a batch waits to fill once its first message
 	// arrived, default 200 ms.
 	MaxWait time.Duration
-	Logger  *slog.Logger
+	// MaxBatchBytes caps the summed key and value bytes of one batch,
+	// default 8 MiB. A batch ends at the first message that reaches the cap,
+	// so one message larger than the cap still forms a batch of its own.
+	MaxBatchBytes int
+	// QueueCapacity is the number of messages the reader fetches ahead of
+	// the handler, default 1000. While the handler retries a failing batch
+	// the queue fills and fetching stops, so the consumer holds at most
+	// MaxBatchBytes plus QueueCapacity messages plus one fetch response of
+	// FetchMaxBytes per partition.
+	QueueCapacity int
+	// FetchMaxBytes is the kafka-go reader's MaxBytes: the largest fetch
+	// response per partition, default 4 MiB. Brokers still return one
+	// message larger than this, so it bounds memory but never blocks a
+	// partition.
+	FetchMaxBytes int
+	// MaxRetryBackoff caps the wait between two attempts of a failing
+	// batch, default 10 s. It is also the longest a consumer stays paused
+	// after storage has recovered.
+	MaxRetryBackoff time.Duration
+	// Security sets TLS and SASL for the connections; nil means plaintext
+	// without authentication.
+	Security *Security
+	Logger   *slog.Logger
 }
+
+// Defaults of the consumer's memory bounds in ConsumerConfig.
+const (
+	DefaultMaxBatchBytes   = 8 << 20
+	DefaultQueueCapacity   = 1000
+	DefaultFetchMaxBytes   = 4 << 20
+	DefaultMaxRetryBackoff = 10 * time.Second
+)
 
 // Consume reads the topics as a member of the consumer group, calls h with
 // batches and commits the batch's offsets only after h returns nil. When h
 // fails, Consume retries the same batch with exponential backoff and jitter
-// (capped at 30 s), so a storage outage pauses consumption instead of losing
+// (capped at MaxRetryBackoff), so a storage outage pauses consumption instead of losing
 // data. It blocks until ctx is done and then returns nil.
 func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 	if cfg.MaxBatch <= 0 {
@@ -145,6 +199,22 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 200 * time.Millisecond
+	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if cfg.QueueCapacity <= 0 {
+		cfg.QueueCapacity = DefaultQueueCapacity
+	}
+	if cfg.FetchMaxBytes <= 0 {
+		cfg.FetchMaxBytes = DefaultFetchMaxBytes
+	}
+	if cfg.MaxRetryBackoff <= 0 {
+		cfg.MaxRetryBackoff = DefaultMaxRetryBackoff
+	}
+	dialer, err := cfg.Security.dialer()
+	if err != nil {
+		return err
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -161,9 +231,10 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 		GroupTopics:       topics,
 		StartOffset:       kg.FirstOffset,
 		MinBytes:          1,
-		MaxBytes:          16 << 20,
+		MaxBytes:          cfg.FetchMaxBytes,
 		MaxWait:           100 * time.Millisecond,
-		QueueCapacity:     cfg.MaxBatch,
+		QueueCapacity:     cfg.QueueCapacity,
+		Dialer:            dialer,
 		HeartbeatInterval: time.Second,
 		SessionTimeout:    10 * time.Second,
 		RebalanceTimeout:  10 * time.Second,
@@ -176,7 +247,7 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 	defer logger.Info("Consumer stopped")
 
 	for {
-		raw, err := fetchBatch(ctx, r, cfg.MaxBatch, cfg.MaxWait)
+		raw, err := fetchBatch(ctx, r, cfg.MaxBatch, cfg.MaxBatchBytes, cfg.MaxWait)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -191,7 +262,7 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 		for i, m := range raw {
 			batch[i] = Message{Topic: strings.TrimPrefix(m.Topic, cfg.TopicPrefix), Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value}
 		}
-		if !handleWithRetry(ctx, logger, h, batch) {
+		if !handleWithRetry(ctx, logger, h, batch, cfg.MaxRetryBackoff) {
 			return nil
 		}
 		// The batch is stored, so its offsets are committed even when ctx
@@ -199,33 +270,43 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		err = commitWithRetry(commitCtx, logger, r, raw)
 		cancel()
-		if err != nil || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return nil
+		}
+		if err != nil {
+			// The rows are stored, so a lost commit only means the broker
+			// redelivers the batch later (after a rebalance or a restart)
+			// and storage drops the repeated rows by record id.
+			first := raw[0]
+			logger.Warn("Offset commit failed, continuing; the batch may be delivered again", "err", err,
+				"messages", len(raw), "topic", first.Topic, "partition", first.Partition, "offset", first.Offset)
 		}
 	}
 }
 
 // fetchBatch blocks for the first message, then collects more until max
-// messages or until wait has passed.
-func fetchBatch(ctx context.Context, r *kg.Reader, max int, wait time.Duration) ([]kg.Message, error) {
+// messages, maxBytes of keys and values, or until wait has passed.
+func fetchBatch(ctx context.Context, r *kg.Reader, max, maxBytes int, wait time.Duration) ([]kg.Message, error) {
 	first, err := r.FetchMessage(ctx)
 	if err != nil {
 		return nil, err
 	}
 	batch := []kg.Message{first}
+	size := len(first.Key) + len(first.Value)
 	fillCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	for len(batch) < max {
+	for len(batch) < max && size < maxBytes {
 		m, err := r.FetchMessage(fillCtx)
 		if err != nil {
 			break
 		}
 		batch = append(batch, m)
+		size += len(m.Key) + len(m.Value)
 	}
 	return batch, nil
 }
 
-func handleWithRetry(ctx context.Context, logger *slog.Logger, h Handler, batch []Message) bool {
+func handleWithRetry(ctx context.Context, logger *slog.Logger, h Handler, batch []Message, maxBackoff time.Duration) bool {
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := h(ctx, batch)
@@ -241,7 +322,7 @@ func handleWithRetry(ctx context.Context, logger *slog.Logger, h Handler, batch 
 		if !sleep(ctx, jitter(backoff)) {
 			return false
 		}
-		backoff = min(backoff*2, 30*time.Second)
+		backoff = min(backoff*2, maxBackoff)
 	}
 }
 

@@ -3,6 +3,8 @@
 -- over seen_at), and FINAL collapses repeated scans of the same finding.
 -- The inner aliases differ from the column names because current
 -- ClickHouse resolves an alias that shadows a column inside aggregates.
+-- Both joined subqueries have an alias, because current ClickHouse rejects
+-- a joined subquery without one (joined_subquery_requires_alias).
 
 CREATE VIEW IF NOT EXISTS running_vulnerable_containers AS
 SELECT
@@ -40,7 +42,7 @@ FROM
         GROUP BY container_id
     )
     WHERE last_running = 1 AND last_image_id != ''
-)
+) AS running
 ALL INNER JOIN
 (
     SELECT
@@ -55,5 +57,5 @@ ALL INNER JOIN
         scanned_at
     FROM vulnerabilities FINAL
     WHERE fixed_version != ''
-)
+) AS fixable
 USING image_id;

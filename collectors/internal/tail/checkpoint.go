@@ -32,6 +32,10 @@ type Checkpoint struct {
 	// or before it were already sent and are skipped when the file is read
 	// again from Offset.
 	Read int64 `json:"read"`
+	// Head is the first bytes of the file, up to HeadBytes. It finds the
+	// copy that a rotation by copytruncate made, so that the lines after
+	// Offset are read from the copy.
+	Head []byte `json:"head,omitempty"`
 }
 
 // Store keeps checkpoints in memory and, when it has a directory, in one

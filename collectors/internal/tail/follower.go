@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/harrierhq/harrier/collectors/internal/emit"
@@ -30,7 +31,9 @@ type Entry struct {
 // state of entries that span several lines.
 type Decoder interface {
 	// Decode handles one complete line, without its trailing newline, read
-	// from the file at path between offsets start and end. It returns the
+	// between offsets start and end of the file followed at path. path stays
+	// the same while the line is read from a rotated file, so that a line
+	// read again after a restart gets the same record id. Decode returns the
 	// entries the line completes, or an error naming the invalid field.
 	Decode(path string, line []byte, start, end int64) ([]Entry, error)
 	// PendingStart returns the offset of the first line of the oldest entry
@@ -60,9 +63,16 @@ type Follower struct {
 	discarding bool
 	skipUntil  int64
 
+	head []byte
+
 	badLines  int64
 	lastError error
 }
+
+// HeadBytes is the length of the file head that identifies a log file
+// across a rotation by copytruncate. A json-file or CRI log starts with a
+// nanosecond timestamp, so 64 bytes tell two files apart.
+const HeadBytes = 64
 
 // NewFollower returns a follower of path. The function rotated, which may
 // be nil, lists the paths that a rotation renames path to, such as
@@ -89,6 +99,14 @@ func (f *Follower) Read(max int) (entries []Entry, commit func() error, err erro
 		if !found {
 			return nil, noop, nil
 		}
+	} else {
+		switched, err := f.checkTruncationBeforeRead()
+		if err != nil {
+			return nil, noop, err
+		}
+		if switched {
+			entries = append(entries, f.keep(f.dec.Flush())...)
+		}
 	}
 
 	for len(entries) < max {
@@ -108,7 +126,7 @@ func (f *Follower) Read(max int) (entries []Entry, commit func() error, err erro
 			break
 		}
 
-		decoded, err := f.dec.Decode(f.current, line, start, end)
+		decoded, err := f.dec.Decode(f.path, line, start, end)
 		if err != nil {
 			f.badLines++
 			f.lastError = err
@@ -136,7 +154,8 @@ func (f *Follower) Close() error {
 		return nil
 	}
 	err := f.file.Close()
-	f.file, f.reader, f.partial, f.unread, f.discarding = nil, nil, nil, 0, false
+	f.releaseReader()
+	f.file, f.partial, f.unread, f.discarding = nil, nil, 0, false
 	f.dec.Flush()
 	return err
 }
@@ -157,7 +176,7 @@ func (f *Follower) checkpoint() Checkpoint {
 		offset = p
 	}
 	read := max(f.pos, f.skipUntil)
-	return Checkpoint{Path: f.path, Device: f.dev, Inode: f.ino, Offset: offset, Read: read}
+	return Checkpoint{Path: f.path, Device: f.dev, Inode: f.ino, Offset: offset, Read: read, Head: f.head}
 }
 
 // open opens the file the checkpoint names, or path from the start.
@@ -181,29 +200,63 @@ func (f *Follower) open() (bool, error) {
 		return true, f.openAt(f.path, 0, 0)
 	}
 
-	dev, ino := fileID(st)
-	if dev == cp.Device && ino == cp.Inode {
-		if st.Size() < cp.Offset {
-			return true, f.openAt(f.path, 0, 0)
-		}
-		return true, f.openAt(f.path, cp.Offset, cp.Read)
+	// The file of the checkpoint is at path, or at a rotated path after a
+	// rotation by rename. When it was truncated since, and grew again, its
+	// head differs, and the lines after the checkpoint are in the copy that
+	// copytruncate made, if any.
+	if name, size := f.findInode(st, cp.Device, cp.Inode); name != "" && size >= cp.Offset && headMatches(name, cp.Head) {
+		return true, f.openAt(name, cp.Offset, cp.Read)
 	}
-
-	if f.rotated != nil {
-		for _, name := range f.rotated(f.path) {
-			rst, err := os.Stat(name)
-			if err != nil {
-				continue
-			}
-			rdev, rino := fileID(rst)
-			if rdev == cp.Device && rino == cp.Inode && rst.Size() >= cp.Offset {
-				return true, f.openAt(name, cp.Offset, cp.Read)
-			}
-		}
+	if name := f.findCopy(cp.Head, cp.Offset, cp.Device, cp.Inode); name != "" {
+		return true, f.openAt(name, cp.Offset, cp.Read)
 	}
 	// NOTE: the file of the checkpoint is gone, so lines written to it after
 	// the checkpoint and before its removal are lost.
 	return true, f.openAt(f.path, 0, 0)
+}
+
+// findInode returns the name and size of the file with dev and ino among
+// path, whose stat is st, and its rotated paths, or "" when none has them.
+func (f *Follower) findInode(st os.FileInfo, dev, ino uint64) (string, int64) {
+	if d, i := fileID(st); d == dev && i == ino {
+		return f.path, st.Size()
+	}
+	if f.rotated == nil {
+		return "", 0
+	}
+	for _, name := range f.rotated(f.path) {
+		rst, err := os.Stat(name)
+		if err != nil {
+			continue
+		}
+		if d, i := fileID(rst); d == dev && i == ino {
+			return name, rst.Size()
+		}
+	}
+	return "", 0
+}
+
+// nextNewer returns the file that a rotation created after the open file:
+// the rotated file one step newer, or path when the open file is the
+// newest rotated one or is gone.
+func (f *Follower) nextNewer() string {
+	if f.rotated == nil {
+		return f.path
+	}
+	rotated := f.rotated(f.path)
+	for i, name := range rotated {
+		st, err := os.Stat(name)
+		if err != nil {
+			continue
+		}
+		if d, ino := fileID(st); d == f.dev && ino == f.ino {
+			if i == 0 {
+				return f.path
+			}
+			return rotated[i-1]
+		}
+	}
+	return f.path
 }
 
 func (f *Follower) openAt(name string, offset, skipUntil int64) error {
@@ -224,13 +277,60 @@ func (f *Follower) openAt(name string, offset, skipUntil int64) error {
 	f.file = file
 	f.current = name
 	f.dev, f.ino = fileID(st)
-	f.reader = bufio.NewReaderSize(file, 64<<10)
+	f.releaseReader()
 	f.pos = offset
 	f.unread = 0
 	f.partial = f.partial[:0]
 	f.discarding = false
 	f.skipUntil = skipUntil
+	f.head = readHead(file)
 	return nil
+}
+
+// readHead returns the first HeadBytes bytes of file, or fewer when the
+// file is shorter.
+func readHead(file *os.File) []byte {
+	buf := make([]byte, HeadBytes)
+	n, _ := file.ReadAt(buf, 0)
+	return buf[:n]
+}
+
+// headMatches reports whether the file at name starts with head. An empty
+// head matches every file.
+func headMatches(name string, head []byte) bool {
+	if len(head) == 0 {
+		return true
+	}
+	file, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer file.Close()
+	got := readHead(file)
+	return len(got) >= len(head) && string(got[:len(head)]) == string(head)
+}
+
+// findCopy returns the rotated file, other than the file dev and ino name,
+// that starts with head and holds at least offset bytes: the copy that
+// copytruncate made before it truncated the followed file. It returns ""
+// when there is none.
+func (f *Follower) findCopy(head []byte, offset int64, dev, ino uint64) string {
+	if len(head) == 0 || f.rotated == nil {
+		return ""
+	}
+	for _, name := range f.rotated(f.path) {
+		st, err := os.Stat(name)
+		if err != nil || st.Size() < offset {
+			continue
+		}
+		if rdev, rino := fileID(st); rdev == dev && rino == ino {
+			continue
+		}
+		if headMatches(name, head) {
+			return name
+		}
+	}
+	return ""
 }
 
 // checkRotation switches to a new file at path when the open file was
@@ -246,27 +346,69 @@ func (f *Follower) checkRotation() (bool, error) {
 
 	dev, ino := fileID(st)
 	if dev == f.dev && ino == f.ino {
-		if st.Size() >= f.pos {
-			return false, nil
-		}
-		// Truncated in place: read it again from the start.
-		f.dec.Flush()
-		f.file.Close()
-		return true, f.openAt(f.path, 0, 0)
+		return f.checkTruncation(st)
 	}
 
 	if len(f.partial) > 0 || f.discarding {
 		f.badLines++
 		f.lastError = fmt.Errorf("invalid line at offset %d of %q: rotated away without a trailing newline", f.pos, f.current)
 	}
+	// Files rotated after the open one are read oldest first, so that no
+	// rotation is skipped when the follower lags behind or was stopped.
+	next := f.nextNewer()
 	f.file.Close()
+	return true, f.openAt(next, 0, 0)
+}
+
+// checkTruncation switches away from the open file, whose stat at path is
+// st, when it was truncated in place: to the copy that copytruncate made,
+// when there is one, else to path from the start. A truncated file that
+// grew past the read position again is told apart by its head.
+func (f *Follower) checkTruncation(st os.FileInfo) (bool, error) {
+	if st.Size() >= f.pos && headMatches(f.path, f.head) {
+		if len(f.head) < HeadBytes {
+			// The file was shorter than HeadBytes when it was opened.
+			f.head = readHead(f.file)
+		}
+		return false, nil
+	}
+
+	// With copytruncate the unread rest is in the copy: read it there
+	// first. The next check then switches back to path, which has another
+	// inode than the copy.
+	f.file.Close()
+	dev, ino := fileID(st)
+	if name := f.findCopy(f.head, f.pos, dev, ino); name != "" {
+		return true, f.openAt(name, f.pos, f.skipUntil)
+	}
+	f.dec.Flush()
 	return true, f.openAt(f.path, 0, 0)
+}
+
+// checkTruncationBeforeRead runs checkTruncation when the open file is
+// the one at path, before new bytes are read from the old position.
+func (f *Follower) checkTruncationBeforeRead() (bool, error) {
+	if f.current != f.path || len(f.partial) > 0 {
+		return false, nil
+	}
+	st, err := os.Stat(f.path)
+	if err != nil {
+		return false, nil
+	}
+	if dev, ino := fileID(st); dev != f.dev || ino != f.ino {
+		return false, nil
+	}
+	return f.checkTruncation(st)
 }
 
 // readLine returns the next complete line without its newline. ok is false
 // at the end of the data written so far; an unterminated tail stays unread
 // until its newline arrives. The line is valid until the next call.
 func (f *Follower) readLine() (line []byte, start, end int64, ok bool, err error) {
+	if f.reader == nil {
+		f.reader = readerPool.Get().(*bufio.Reader)
+		f.reader.Reset(f.file)
+	}
 	for {
 		chunk, rerr := f.reader.ReadSlice('\n')
 		f.unread += int64(len(chunk))
@@ -314,11 +456,28 @@ func (f *Follower) readLine() (line []byte, start, end int64, ok bool, err error
 		case rerr == nil, errors.Is(rerr, bufio.ErrBufferFull):
 			continue
 		case errors.Is(rerr, io.EOF):
+			// Everything read so far is in f.partial, so the buffer goes
+			// back to the pool until the file grows.
+			f.releaseReader()
 			return nil, 0, 0, false, nil
 		default:
 			return nil, 0, 0, false, rerr
 		}
 	}
+}
+
+// readerPool holds the read buffers of followers. A follower holds one
+// only while it reads, so a collector that follows hundreds of idle files
+// keeps about one buffer per file being read instead of one per file.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
+func (f *Follower) releaseReader() {
+	if f.reader == nil {
+		return
+	}
+	f.reader.Reset(nil)
+	readerPool.Put(f.reader)
+	f.reader = nil
 }
 
 func fileID(st os.FileInfo) (dev, ino uint64) {

@@ -3,6 +3,7 @@ package tail_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -250,7 +251,7 @@ func TestStoreWritesAtomically(t *testing.T) {
 		t.Fatalf("state dir holds %v, want one checkpoint file and no temporary file", entries)
 	}
 	got, ok, err := restart(t, state).Get(cp.Path)
-	if err != nil || !ok || got != cp {
+	if err != nil || !ok || !reflect.DeepEqual(got, cp) {
 		t.Fatalf("Get = %+v, %v, %v; want %+v", got, ok, err, cp)
 	}
 }
@@ -267,5 +268,114 @@ func TestStoreRejectsInvalidCheckpoint(t *testing.T) {
 	}
 	if _, _, err := restart(t, state).Get("/x"); err == nil {
 		t.Fatal("Get of a torn checkpoint returned no error")
+	}
+}
+
+// copyTruncate rotates path as logrotate's copytruncate does: copy to
+// path.1, then truncate path in place.
+func copyTruncate(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".1", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFollowerCopyTruncateWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "2024-01-01T00:00:00.000000001Z first\n")
+	f := tail.NewFollower(path, restart(t, ""), &lineDecoder{}, rotated)
+	defer f.Close()
+	drain(t, f)
+
+	// Written after the last read, then copied away before it was read.
+	write(t, path, "unread one\nunread two\n")
+	copyTruncate(t, path)
+	// The new content is longer than the old, so only the head shows the
+	// truncation.
+	write(t, path, "2024-01-01T00:00:09.000000001Z new file, longer than the one before it\n")
+	got := strings.Join(drain(t, f), ",")
+	want := "unread one,unread two,2024-01-01T00:00:09.000000001Z new file, longer than the one before it"
+	if got != want {
+		t.Fatalf("read after copytruncate = %q, want %q", got, want)
+	}
+}
+
+func TestFollowerCopyTruncateWhileStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "2024-01-01T00:00:00.000000001Z first\n")
+	readAll(t, restart(t, state), path)
+
+	write(t, path, "unread\n")
+	copyTruncate(t, path)
+	write(t, path, "after\n")
+	if got := strings.Join(readAll(t, restart(t, state), path), ","); got != "unread,after" {
+		t.Fatalf("read after restart = %q, want unread,after", got)
+	}
+}
+
+// rotatedTwo lists <path>.1 and <path>.2, newest first.
+func rotatedTwo(path string) []string { return []string{path + ".1", path + ".2"} }
+
+func TestFollowerRotationsWhileStopped(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "2024-01-01T00:00:01.000000001Z one\n")
+	f := tail.NewFollower(path, restart(t, state), &lineDecoder{}, rotatedTwo)
+	drain(t, f)
+	f.Close()
+
+	// While stopped: a line after the checkpoint, a copytruncate, more
+	// lines in the truncated file, and a rename that shifts the copy to .2.
+	write(t, path, "unread before copy\n")
+	copyTruncate(t, path)
+	write(t, path, "2024-01-01T00:00:02.000000001Z truncated file grew again\n")
+	if err := os.Rename(path+".1", path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, "2024-01-01T00:00:03.000000001Z newest\n")
+
+	f = tail.NewFollower(path, restart(t, state), &lineDecoder{}, rotatedTwo)
+	defer f.Close()
+	got := strings.Join(drain(t, f), ",")
+	want := "unread before copy,2024-01-01T00:00:02.000000001Z truncated file grew again,2024-01-01T00:00:03.000000001Z newest"
+	if got != want {
+		t.Fatalf("read after restart = %q, want %q", got, want)
+	}
+}
+
+func TestFollowerLagsTwoRenames(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write(t, path, "a\n")
+	f := tail.NewFollower(path, restart(t, ""), &lineDecoder{}, rotatedTwo)
+	defer f.Close()
+	drain(t, f)
+
+	write(t, path, "b\n")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, "c\n")
+	if err := os.Rename(path+".1", path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, "d\n")
+	if got := strings.Join(drain(t, f), ","); got != "b,c,d" {
+		t.Fatalf("read after two renames = %q, want b,c,d", got)
 	}
 }
