@@ -22,6 +22,8 @@ import (
 	"github.com/harrierhq/harrier/collectors/internal/emit"
 	"github.com/harrierhq/harrier/collectors/internal/jsonenc"
 	"github.com/harrierhq/harrier/collectors/internal/tail"
+	"github.com/harrierhq/harrier/collectors/multiline"
+	"github.com/harrierhq/harrier/collectors/redact"
 	"github.com/harrierhq/harrier/collectors/scan"
 	"github.com/harrierhq/harrier/internal/kafka"
 	"github.com/harrierhq/harrier/internal/record"
@@ -68,6 +70,14 @@ type AgentConfig struct {
 	// MaxCgroups caps the cgroups of one sample. Zero means
 	// cgroup.DefaultMaxCgroups.
 	MaxCgroups int
+	// DisableRedaction sends log messages as read. By default the agent
+	// replaces private keys, bearer tokens, AWS keys, password values and
+	// URL passwords with redact.Placeholder before a record leaves the
+	// host, and counts them in AgentStats.Redacted.
+	DisableRedaction bool
+	// Multiline groups the lines of a stack trace into one log record.
+	// Nil sends each line as its own record.
+	Multiline *multiline.Config
 }
 
 // Emitter writes messages to Kafka. *kafka.Producer implements it.
@@ -90,6 +100,8 @@ type AgentStats struct {
 	// reports, container configs and host files that could not be parsed.
 	// None of them is sent.
 	ParseErrors int64
+	// Redacted counts the secrets replaced in log messages.
+	Redacted int64
 }
 
 // Agent collects the records of one host and writes them to Kafka.
@@ -109,6 +121,9 @@ type Agent struct {
 	sampler    *cgroup.Sampler
 	batch      []kafka.Message
 	scratch    []byte
+	// once is set by RunOnce, whose single pass sends the multi-line
+	// records still waiting for a line at the end of a file.
+	once bool
 
 	mu    sync.Mutex
 	stats AgentStats
@@ -149,6 +164,7 @@ func (a *Agent) RunOnce(ctx context.Context) error {
 	if err := a.init(); err != nil {
 		return err
 	}
+	a.once = true
 	defer a.closeFollowers()
 	return a.pass(ctx)
 }
@@ -192,6 +208,11 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) init() error {
+	if a.cfg.Multiline != nil {
+		if err := a.cfg.Multiline.Validate(); err != nil {
+			return err
+		}
+	}
 	if a.store == nil {
 		store, err := tail.NewStore(a.cfg.StateDir)
 		if err != nil {
@@ -356,14 +377,14 @@ func (a *Agent) collectLogs(ctx context.Context, containers []docker.Container, 
 		live[c.LogPath] = true
 		if _, ok := a.followers[c.LogPath]; !ok {
 			dec := docker.NewDecoder(docker.Target{ContainerID: c.Info.ContainerID, ContainerName: c.Info.Name}, a.now)
-			a.followers[c.LogPath] = tail.NewFollower(c.LogPath, a.store, dec, docker.RotatedPaths)
+			a.followers[c.LogPath] = a.newFollower(c.LogPath, dec, docker.RotatedPaths)
 		}
 	}
 	for _, f := range files {
 		live[f.Path] = true
 		if _, ok := a.followers[f.Path]; !ok {
 			dec := cri.NewDecoder(f.Target)
-			a.followers[f.Path] = tail.NewFollower(f.Path, a.store, dec, cri.RotatedPaths)
+			a.followers[f.Path] = a.newFollower(f.Path, dec, cri.RotatedPaths)
 		}
 	}
 
@@ -385,6 +406,22 @@ func (a *Agent) collectLogs(ctx context.Context, containers []docker.Container, 
 		}
 	}
 	return nil
+}
+
+// newFollower returns a follower of path that decodes with dec, wrapped
+// in a multi-line grouper when AgentConfig.Multiline is set.
+func (a *Agent) newFollower(path string, dec tail.Decoder, rotated func(string) []string) *tail.Follower {
+	if a.cfg.Multiline != nil {
+		// init validated the pattern, so NewDecoder returns no error here.
+		if grouped, err := multiline.NewDecoder(dec, *a.cfg.Multiline, a.now); err == nil {
+			dec = grouped
+		}
+	}
+	f := tail.NewFollower(path, a.store, dec, rotated)
+	if a.once {
+		f.ExpireAll()
+	}
+	return f
 }
 
 // drain reads f to its end in chunks of BatchSize, writing each chunk
@@ -501,16 +538,26 @@ func (a *Agent) add(ctx context.Context, rec emit.Record) error {
 	return nil
 }
 
-// encode returns the envelope of rec. Log records, the bulk of the
-// traffic, are encoded without reflection into the same bytes that
-// record.Encode writes.
+// encode returns the envelope of rec. It redacts the secrets in a log
+// message. Log records, the bulk of the traffic, are encoded without
+// reflection into the same bytes that record.Encode writes.
 func (a *Agent) encode(rec emit.Record) ([]byte, error) {
 	l, ok := rec.Payload.(record.Log)
 	if !ok {
 		return record.Encode(rec.Kind, rec.ID, a.hostID, rec.Source, a.now().UnixNano(), rec.Payload)
 	}
+	if !a.cfg.DisableRedaction {
+		if msg, n := redact.Message(l.Message); n > 0 {
+			l.Message = msg
+			a.mu.Lock()
+			a.stats.Redacted += int64(n)
+			a.mu.Unlock()
+		}
+	}
 	a.scratch = jsonenc.AppendLog(a.scratch[:0], &l)
-	value := make([]byte, 0, len(a.scratch)+len(rec.ID)+len(a.hostID)+len(rec.Source)+96)
+	// The fixed keys and numbers take about 110 bytes, and escapes in the
+	// ids need a few more.
+	value := make([]byte, 0, len(a.scratch)+len(rec.ID)+len(a.hostID)+len(rec.Source)+160)
 	return jsonenc.AppendEnvelope(value, rec.Kind, rec.ID, a.hostID, rec.Source, a.now().UnixNano(), a.scratch), nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/harrierhq/harrier/collectors"
 	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/kafka/kafkatest"
 )
 
 // discardEmitter counts messages and drops them, so that a benchmark
@@ -70,6 +71,25 @@ func BenchmarkAgentDockerLogs(b *testing.B) {
 		}
 		if got := agent.Stats().Logs; got != files*lines {
 			b.Fatalf("logs = %d, want %d", got, files*lines)
+		}
+	}
+	b.ReportMetric(float64(files*lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkAgentDockerLogsKafka is BenchmarkAgentDockerLogs writing to the
+// embedded broker, which runs in the same process.
+func BenchmarkAgentDockerLogsKafka(b *testing.B) {
+	root := b.TempDir()
+	const files, lines = 100, 1000
+	writeBenchLogs(b, root, files, lines)
+	brokers := kafkatest.StartTestBroker(b)
+	producer := kafka.NewProducer(brokers, "bench.")
+	defer producer.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		agent := collectors.NewAgent(collectors.AgentConfig{HostID: "bench", DockerRoot: root}, producer, nil)
+		if err := agent.RunOnce(context.Background()); err != nil {
+			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(files*lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")

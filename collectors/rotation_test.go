@@ -173,11 +173,11 @@ func dedup(lines []deliveredLine) []deliveredLine {
 	return unique
 }
 
-// TestCollectorRotationAndKill writes json-file logs at a steady rate,
-// rotates them by rename and by copytruncate, kills the collector with
-// SIGKILL seven times mid-stream (once with rotations while it is down) and
-// checks that every line arrives in order per container, once after
-// dedup by record id.
+// TestCollectorRotationAndKill writes json-file logs at a steady rate and
+// rotates them by rename and by copytruncate. It kills the collector with
+// SIGKILL seven times mid-stream, once with rotations while it is down.
+// Every line must arrive in order per container, and once after dedup by
+// record id.
 func TestCollectorRotationAndKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the harrier binary and runs for about 15 s")

@@ -24,6 +24,7 @@ func TestDemoWindowsForAutoencoder(t *testing.T) {
 		}
 		t.Skip("set " + updateWindowsEnv + "=1 to rewrite " + demoWindowsFile)
 	}
+
 	manifest, msgs := collectDemo(t)
 	w := features.NewWindower(features.WindowConfig{})
 	var windows []features.Window
@@ -38,6 +39,7 @@ func TestDemoWindowsForAutoencoder(t *testing.T) {
 		}
 		windows = append(windows, closed...)
 	}
+
 	var b strings.Builder
 	b.WriteString(strings.Join(features.FeatureNames, ",") + "\n")
 	rows := 0

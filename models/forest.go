@@ -47,7 +47,7 @@ type ForestConfig struct {
 	// extreme training rows. Default false: the path length of Liu, Ting
 	// and Zhou. A point scores the same either way when it lies inside the
 	// range of every node it reaches, as every row of a tree's own sample
-	// does; training rows outside a tree's sample can differ.
+	// does. Training rows outside a tree's sample can score differently.
 	ExtendRange bool
 	// Hyperplanes grows an extended isolation forest (Hariri, Carrasco Kind
 	// and Brunner, "Extended Isolation Forest", IEEE TKDE 2021): each node
@@ -175,6 +175,7 @@ func checkFitInput(X [][]float64, cfg ForestConfig) (ForestConfig, int, error) {
 	if len(X) == 0 {
 		return cfg, 0, fmt.Errorf("invalid training set: no rows")
 	}
+
 	dims := len(X[0])
 	if dims == 0 {
 		return cfg, 0, fmt.Errorf("invalid training set: row 0 has no features")
@@ -187,6 +188,7 @@ func checkFitInput(X [][]float64, cfg ForestConfig) (ForestConfig, int, error) {
 			return cfg, 0, fmt.Errorf("invalid training set: row %d contains NaN", i)
 		}
 	}
+
 	if cfg.Trees < 0 {
 		return cfg, 0, fmt.Errorf("invalid forest config trees=%d: must be positive", cfg.Trees)
 	}
@@ -199,6 +201,7 @@ func checkFitInput(X [][]float64, cfg ForestConfig) (ForestConfig, int, error) {
 	if cfg.HyperplaneFeatures < 0 {
 		return cfg, 0, fmt.Errorf("invalid forest config hyperplane features=%d: must be 0 (all) or positive", cfg.HyperplaneFeatures)
 	}
+
 	if cfg.Trees == 0 {
 		cfg.Trees = DefaultTrees
 	}

@@ -6,10 +6,10 @@ import "math"
 // also stored as complete binary trees; 2^height nodes per tree.
 const maxCompleteHeight = 14
 
-// completeTrees is an axis-parallel forest laid out for scoring: every
+// completeTrees is an axis-parallel forest laid out for scoring. Every
 // tree is a complete binary tree of the forest's height limit, stored
-// breadth first, so the children of slot i are 2i+1 and 2i+2 and every
-// walk takes exactly height steps with no test for a leaf. A leaf that
+// breadth first. The children of slot i are 2i+1 and 2i+2, so every walk
+// takes exactly height steps with no test for a leaf. A leaf that
 // the height limit did not force becomes a chain of pass-through slots
 // whose split is +Inf, so the walk goes left to a bottom slot that holds
 // the leaf's path length.

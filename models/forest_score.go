@@ -19,6 +19,11 @@ const minRowsPerWorker = 256
 // trailing features read as 0 and extra features are ignored.
 func (f *IsolationForest) Score(x []float64) float64 {
 	x = f.pad(x)
+	if f.complete != nil {
+		var sum [1]float64
+		f.complete.addPathLengths([][]float64{x}, sum[:])
+		return f.normalize(sum[0])
+	}
 	var total float64
 	for _, root := range f.roots {
 		total += f.pathLength(x, root)

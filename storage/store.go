@@ -5,6 +5,7 @@ package storage
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"reflect"
@@ -31,8 +32,11 @@ type Config struct {
 	// Database is the database that holds Harrier's tables. Default "harrier".
 	Database string
 	// User and Password authenticate the connection. An empty User means
-	// the server's "default" user.
+	// the server's "default" user. Password is never logged.
 	User, Password string
+	// TLS, when set, connects over TLS with this client config (the
+	// server's tcp_port_secure); nil means plaintext.
+	TLS *tls.Config
 	// MaxExecutionTime is sent as the max_execution_time setting, rounded
 	// down to whole seconds (minimum 1 s). Default 60 s.
 	MaxExecutionTime time.Duration
@@ -74,6 +78,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		Protocol: clickhouse.Native,
 		Addr:     []string{cfg.Addr},
 		Auth:     clickhouse.Auth{Database: cfg.Database, Username: cfg.User, Password: cfg.Password},
+		TLS:      cfg.TLS,
 		// Only integer settings, because clickhouse-go can encode nothing else
 		// for servers at protocol revision 54429 or older, 18.16 among them.
 		Settings: clickhouse.Settings{

@@ -21,9 +21,23 @@ import (
 	"github.com/harrierhq/harrier/internal/kafka"
 )
 
-func init() { register(benchCollectCommand()) }
+// runBenchCollect runs 'harrier bench collect' with the flags that follow
+// its name.
+func runBenchCollect(ctx context.Context, env *cmdEnv) error {
+	c := benchCollectCommand()
+	fs := flag.NewFlagSet("harrier bench collect", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	c.setup(fs, nil, nil)
+	if err := fs.Parse(env.args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q after 'collect'", strings.Join(fs.Args(), " "))
+	}
+	return c.run(ctx, env)
+}
 
-// benchCollectResult is the last line of 'harrier bench-collect --json'.
+// benchCollectResult is the last line of 'harrier bench collect --json'.
 type benchCollectResult struct {
 	Files   int `json:"files"`
 	Cgroups int `json:"cgroups"`
@@ -50,8 +64,8 @@ func benchCollectCommand() *command {
 	files, linesPerFile, cgroups := 500, 1000, 200
 	asJSON := false
 	return &command{
-		name: "bench-collect",
-		summary: "Measure the collector: harrier bench-collect [--files N] [--lines N] [--cgroups N] [--json] builds Docker json-file " +
+		name: "bench collect",
+		summary: "Measure the collector: harrier bench collect [--files N] [--lines N] [--cgroups N] [--json] builds Docker json-file " +
 			"logs and a cgroup v2 tree in a temporary folder, runs 'harrier collect --once' on them as a child process " +
 			"against an embedded broker, and prints its lines/s per CPU second and peak RSS beside a baseline of plain " +
 			"line reading and JSON decoding of the same files.",

@@ -46,17 +46,21 @@ func benchCommand() *command {
 	}
 	return &command{
 		name: "bench",
-		summary: "Measure ingest throughput: harrier bench ingest [--rows N] [--json] prints the raw ClickHouse insert rate " +
+		summary: "Measure throughput. 'harrier bench ingest [--rows N] [--json]' prints the raw ClickHouse insert rate " +
 			"(the ceiling), the rate of the full path from log files through the collector, Kafka and the normalizer " +
-			"into ClickHouse, and their ratio. Starts its own broker and ClickHouse unless --kafka and --clickhouse are given.",
+			"into ClickHouse, and their ratio; it starts its own broker and ClickHouse unless --kafka and --clickhouse are given. " +
+			"'harrier bench collect [--files N] [--lines N] [--cgroups N] [--json]' measures the collector's lines/s per core and peak RSS.",
 		groups: []string{"kafka", "clickhouse"},
 		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
 			connectionAliases(fs, l, o)
 			benchFlags(fs)
 		},
 		run: func(ctx context.Context, env *cmdEnv) error {
+			if len(env.args) > 0 && env.args[0] == "collect" {
+				return runBenchCollect(ctx, env)
+			}
 			if len(env.args) == 0 || env.args[0] != "ingest" {
-				return fmt.Errorf("expected the benchmark name 'ingest', got %q", strings.Join(env.args, " "))
+				return fmt.Errorf("expected the benchmark name 'ingest' or 'collect', got %q", strings.Join(env.args, " "))
 			}
 			// The benchmark's own flags may also follow its name.
 			sub := flag.NewFlagSet("harrier bench ingest", flag.ContinueOnError)

@@ -14,6 +14,7 @@ import (
 	"github.com/harrierhq/harrier/alerting"
 	"github.com/harrierhq/harrier/alerting/route"
 	"github.com/harrierhq/harrier/collectors"
+	"github.com/harrierhq/harrier/collectors/multiline"
 	"github.com/harrierhq/harrier/internal/broker"
 	"github.com/harrierhq/harrier/internal/config"
 	"github.com/harrierhq/harrier/internal/kafka"
@@ -75,16 +76,27 @@ func collectCommand() *command {
 }
 
 func agentConfig(cfg *config.Config) collectors.AgentConfig {
+	var grouping *multiline.Config
+	if cfg.Collect.Multiline {
+		grouping = &multiline.Config{
+			StartPattern: cfg.Collect.MultilineStart,
+			MaxLines:     cfg.Collect.MultilineMaxLines,
+			MaxBytes:     cfg.Collect.MultilineMaxBytes,
+			MaxWait:      cfg.Collect.MultilineMaxWait,
+		}
+	}
 	return collectors.AgentConfig{
-		HostID:     cfg.Collect.HostID,
-		DockerRoot: cfg.Collect.DockerRoot,
-		CRIRoot:    cfg.Collect.CRIRoot,
-		CgroupRoot: cfg.Collect.CgroupRoot,
-		ScanDir:    cfg.Collect.ScanDir,
-		HostRoot:   cfg.Collect.HostRoot,
-		StateDir:   cfg.Collect.StateDir,
-		Interval:   cfg.Collect.Interval,
-		MaxCgroups: cfg.Collect.MaxCgroups,
+		DisableRedaction: !cfg.Collect.Redact,
+		Multiline:        grouping,
+		HostID:           cfg.Collect.HostID,
+		DockerRoot:       cfg.Collect.DockerRoot,
+		CRIRoot:          cfg.Collect.CRIRoot,
+		CgroupRoot:       cfg.Collect.CgroupRoot,
+		ScanDir:          cfg.Collect.ScanDir,
+		HostRoot:         cfg.Collect.HostRoot,
+		StateDir:         cfg.Collect.StateDir,
+		Interval:         cfg.Collect.Interval,
+		MaxCgroups:       cfg.Collect.MaxCgroups,
 	}
 }
 

@@ -116,6 +116,14 @@ func (d *Decoder) Decode(path string, b []byte, start, end int64) ([]tail.Entry,
 	}
 
 	p := d.pending[l.Stream]
+	if p == nil && !l.Partial() {
+		// A whole line with nothing pending: no joining needed.
+		t := l.Time
+		if t.IsZero() {
+			t = d.now()
+		}
+		return []tail.Entry{d.newEntry(path, l.Stream, start, end, t, l.RawTime, l.Log)}, nil
+	}
 	if p == nil {
 		p = &pendingMessage{path: path, start: start, time: l.Time, rawTime: l.RawTime}
 		if p.time.IsZero() {
@@ -157,18 +165,21 @@ func (d *Decoder) Flush() []tail.Entry {
 }
 
 func (d *Decoder) entry(stream string, p *pendingMessage, end int64) tail.Entry {
-	path := p.path
-	msg := strings.TrimSuffix(p.text.String(), "\n")
-	offset := strconv.FormatInt(p.start, 10)
+	return d.newEntry(p.path, stream, p.start, end, p.time, p.rawTime, p.text.String())
+}
+
+func (d *Decoder) newEntry(path, stream string, start, end int64, t time.Time, rawTime, text string) tail.Entry {
+	msg := strings.TrimSuffix(text, "\n")
+	offset := strconv.FormatInt(start, 10)
 	rec := emit.Record{
 		Kind: record.KindLog,
 		Key:  d.target.ContainerID,
 		// The time of the first line distinguishes the lines that a file
 		// created after a rotation writes at the same offsets.
-		ID:     record.NewID(path, offset, p.rawTime),
+		ID:     record.NewID(path, offset, rawTime),
 		Source: "docker:" + path + ":" + offset,
 		Payload: record.Log{
-			TimeNs:        p.time.UnixNano(),
+			TimeNs:        t.UnixNano(),
 			Runtime:       "docker",
 			ContainerID:   d.target.ContainerID,
 			ContainerName: d.target.ContainerName,
@@ -176,5 +187,5 @@ func (d *Decoder) entry(stream string, p *pendingMessage, end int64) tail.Entry 
 			Message:       msg,
 		},
 	}
-	return tail.Entry{Record: rec, Start: p.start, End: end}
+	return tail.Entry{Record: rec, Start: start, End: end}
 }

@@ -4,6 +4,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -20,6 +21,20 @@ type Config struct {
 	DataDir string
 	// Partitions is the partition count of auto-created topics, default 3.
 	Partitions int
+	// Users turns SASL authentication on: every client must log in as one
+	// of them. Empty leaves SASL off.
+	Users []User
+	// TLS, when set, makes the broker accept only TLS connections, with
+	// this server config.
+	TLS *tls.Config
+}
+
+// User is a SASL user of the embedded broker.
+type User struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string
+	Name      string
+	Password  string
 }
 
 // Broker is a running embedded broker.
@@ -42,6 +57,20 @@ func Start(cfg Config, logger *slog.Logger) (*Broker, error) {
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
 	}
+	if len(cfg.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.Users {
+			switch u.Mechanism {
+			case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+			default:
+				return nil, fmt.Errorf("invalid SASL mechanism %q for broker user %q: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", u.Mechanism, u.Name)
+			}
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+		}
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(cfg.TLS))
+	}
 	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on port %d: %w", cfg.Port, err)
@@ -53,7 +82,8 @@ func Start(cfg Config, logger *slog.Logger) (*Broker, error) {
 	}
 	b := &Broker{cluster: cluster, addr: addrs[0]}
 	if logger != nil {
-		logger.With("component", "broker").Info("Embedded broker started", "addr", b.addr, "data_dir", cfg.DataDir)
+		logger.With("component", "broker").Info("Embedded broker started", "addr", b.addr, "data_dir", cfg.DataDir,
+			"sasl_users", len(cfg.Users), "tls", cfg.TLS != nil)
 	}
 	return b, nil
 }

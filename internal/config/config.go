@@ -62,6 +62,13 @@ type Collect struct {
 	StateDir   string
 	Interval   time.Duration
 	MaxCgroups int
+
+	Redact            bool
+	Multiline         bool
+	MultilineStart    string
+	MultilineMaxLines int
+	MultilineMaxBytes int
+	MultilineMaxWait  time.Duration
 }
 
 // Features configures the event-time windows.
@@ -253,6 +260,7 @@ const (
 	kInt64
 	kFloat
 	kDuration
+	kBool
 )
 
 type key struct {
@@ -285,6 +293,8 @@ func (k *key) get() string {
 		return strconv.FormatFloat(*p, 'g', -1, 64)
 	case *time.Duration:
 		return p.String()
+	case *bool:
+		return strconv.FormatBool(*p)
 	}
 	return ""
 }
@@ -328,6 +338,12 @@ func (k *key) set(v string) error {
 			return fmt.Errorf("expected a duration such as 30s, 5m or 1h")
 		}
 		parsed = d
+	case kBool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("expected true or false")
+		}
+		parsed = b
 	}
 	if k.check != nil {
 		if allowed := k.check(parsed); allowed != "" {
@@ -347,6 +363,8 @@ func (k *key) set(v string) error {
 		*p = parsed.(float64)
 	case *time.Duration:
 		*p = parsed.(time.Duration)
+	case *bool:
+		*p = parsed.(bool)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"time"
 )
@@ -52,6 +53,18 @@ func keys(c *Config) []*key {
 			help: "how often cgroups are sampled and files are checked for new lines"},
 		{name: "collect.max_cgroups", def: "2000", kind: kInt, ptr: &c.Collect.MaxCgroups, check: intRange(1, 1000000),
 			help: "maximum number of cgroups sampled per interval"},
+		{name: "collect.redact", def: "true", kind: kBool, ptr: &c.Collect.Redact,
+			help: "replace private keys, bearer tokens, cloud access keys and password values in log lines before they leave the host"},
+		{name: "collect.multiline", def: "false", kind: kBool, ptr: &c.Collect.Multiline,
+			help: "group the lines of a stack trace (Java, Python, Go) into one log record"},
+		{name: "collect.multiline_start", def: "", kind: kString, ptr: &c.Collect.MultilineStart, check: regex,
+			help: "regular expression that matches the first line of a record; empty uses the built-in stack-trace rules"},
+		{name: "collect.multiline_max_lines", def: "500", kind: kInt, ptr: &c.Collect.MultilineMaxLines, check: intRange(1, 100000),
+			help: "maximum lines in one grouped record"},
+		{name: "collect.multiline_max_bytes", def: "65536", kind: kInt, ptr: &c.Collect.MultilineMaxBytes, check: intRange(1024, 16<<20),
+			help: "maximum bytes in one grouped record"},
+		{name: "collect.multiline_max_wait", def: "2s", kind: kDuration, ptr: &c.Collect.MultilineMaxWait, check: durationRange(10*time.Millisecond, time.Minute),
+			help: "how long a grouped record waits for more lines before it is sent"},
 
 		{name: "features.window", def: "1m", kind: kDuration, ptr: &c.Features.Window, check: durationRange(time.Second, 24*time.Hour),
 			help: "length of the tumbling event-time windows features are computed over"},
@@ -90,6 +103,13 @@ func keys(c *Config) []*key {
 		{name: "http.addr", def: "", kind: kString, ptr: &c.HTTP.Addr, check: optionalHostPort,
 			help: "address of the /healthz and /metrics endpoint, such as 127.0.0.1:9464; empty disables it"},
 	}
+}
+
+func regex(v any) string {
+	if _, err := regexp.Compile(v.(string)); err != nil {
+		return "expected a regular expression (RE2 syntax): " + err.Error()
+	}
+	return ""
 }
 
 func hostPort(v any) string {

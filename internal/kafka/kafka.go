@@ -52,8 +52,8 @@ func NewSecureProducer(brokers []string, topicPrefix string, sec *Security) (*Pr
 func newProducer(brokers []string, topicPrefix string, transport kg.RoundTripper) *Producer {
 	w := &kg.Writer{
 		Transport: transport,
-		Addr:     kg.TCP(brokers...),
-		Balancer: &kg.Hash{},
+		Addr:      kg.TCP(brokers...),
+		Balancer:  &kg.Hash{},
 		// Write is called with whole batches, so a short timeout only bounds
 		// the wait for a batch smaller than BatchSize.
 		BatchSize:              1000,
@@ -243,7 +243,11 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 		ReadBackoffMax:    200 * time.Millisecond,
 	})
 	defer r.Close()
-	logger.Info("Consumer started", "topics", topics)
+	if cfg.Security != nil {
+		logger.Info("Consumer started", "topics", topics, "tls", cfg.Security.TLS != nil, "sasl", cfg.Security.SASL)
+	} else {
+		logger.Info("Consumer started", "topics", topics)
+	}
 	defer logger.Info("Consumer stopped")
 
 	for {

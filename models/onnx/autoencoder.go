@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 
 	onnxpb "github.com/advancedclimatesystems/gonnx/onnx"
-	"google.golang.org/protobuf/proto"
 	"gonum.org/v1/gonum/mathext/prng"
+	"google.golang.org/protobuf/proto"
 )
 
 // Defaults of AutoencoderConfig.

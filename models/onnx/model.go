@@ -4,10 +4,10 @@
 //
 // The runtime is github.com/advancedclimatesystems/gonnx v1.1.0, which
 // implements opset 13 in pure Go. github.com/owulveryck/onnx-go v0.5.0 is
-// not used because it returns wrong results from the second run of a graph
-// (its Gemm writes the product into the bias tensor), is silently wrong
-// when a graph output also feeds another node, and crashes when one model
-// is shared across goroutines.
+// not used, for three reasons. It returns wrong results from the second
+// run of a graph, because its Gemm writes into the bias tensor. It is
+// silently wrong when a graph output also feeds another node. It crashes
+// when one model is shared across goroutines.
 package onnx
 
 import (
@@ -65,11 +65,11 @@ func LoadFile(path string, known []string, mapping Mapping) (*Model, error) {
 	return m, nil
 }
 
-// Load parses an ONNX model and checks, before it is used, that its opset
-// is 13, that the runtime implements every operator, that it has one float
-// input of shape [N, len(mapping.Features)] and that it returns one score
-// per row for a trial batch of zeros. known lists the feature names of the
-// vectors that Score receives, in order.
+// Load parses an ONNX model and checks it before any use. The opset must
+// be 13 and the runtime must implement every operator. The graph must
+// have one float input of shape [N, len(mapping.Features)], and a trial
+// batch of zeros must yield one score per row. known lists the feature
+// names of the vectors that Score receives, in order.
 func Load(data []byte, known []string, mapping Mapping) (*Model, error) {
 	mp, err := gonnx.ModelProtoFromBytes(data)
 	if err != nil {
@@ -104,7 +104,8 @@ func Load(data []byte, known []string, mapping Mapping) (*Model, error) {
 		return nil, fmt.Errorf("invalid mapping output %q: the graph outputs are %q", m.mapping.Output, first.OutputNames())
 	}
 	m.pool.New = func() any {
-		// The bytes parsed once above, so parsing again cannot fail.
+		// The same bytes were parsed and built above, so an error here
+		// is a bug in the runtime.
 		other, err := gonnx.NewModelFromBytes(data)
 		if err != nil {
 			panic(fmt.Sprintf("onnx: reparse of a checked model failed: %v", err))

@@ -45,7 +45,7 @@ def main():
         model.fit(X)
         fit_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        # score_samples is the opposite of the paper's anomaly score.
+        # score_samples returns the negated anomaly score of Liu, Ting and Zhou.
         scores = -model.score_samples(X)
         score_seconds = time.perf_counter() - start
         single = X[: args.single_rows]

@@ -13,6 +13,14 @@ import (
 
 const hex = "0123456789abcdef"
 
+// safe marks the ASCII bytes that a JSON string holds as they are.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
 // AppendString appends s as a JSON string, escaped as encoding/json does:
 // '<', '>' and '&' as \u003c, \u003e and \u0026, U+2028 and U+2029 as
 // \u2028 and \u2029, and each byte of invalid UTF-8 as \ufffd.
@@ -22,7 +30,7 @@ func AppendString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if safe[b] {
 				i++
 				continue
 			}

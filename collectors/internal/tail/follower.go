@@ -44,6 +44,15 @@ type Decoder interface {
 	Flush() []Entry
 }
 
+// Expirer is a Decoder whose pending entries can time out, such as a
+// multi-line grouper. The follower calls Expire each time it reaches the
+// end of the data written so far.
+type Expirer interface {
+	// Expire returns the pending entries that waited too long for their
+	// next line, or all of them when all is true, and clears them.
+	Expire(all bool) []Entry
+}
+
 // Follower reads one log file from its checkpoint on, follows it across a
 // rotation by rename and a truncation, and reports the position to commit
 // after the entries it returned are delivered.
@@ -63,7 +72,8 @@ type Follower struct {
 	discarding bool
 	skipUntil  int64
 
-	head []byte
+	head      []byte
+	expireAll bool
 
 	badLines  int64
 	lastError error
@@ -81,6 +91,11 @@ const HeadBytes = 64
 func NewFollower(path string, store *Store, dec Decoder, rotated func(path string) []string) *Follower {
 	return &Follower{path: path, store: store, dec: dec, rotated: rotated}
 }
+
+// ExpireAll makes every Read that reaches the end of the file return the
+// pending entries of an Expirer decoder, so that a single pass over the
+// files sends everything in them.
+func (f *Follower) ExpireAll() { f.expireAll = true }
 
 // Path returns the path the follower was created for.
 func (f *Follower) Path() string { return f.path }
@@ -122,6 +137,9 @@ func (f *Follower) Read(max int) (entries []Entry, commit func() error, err erro
 			if switched {
 				entries = append(entries, f.keep(f.dec.Flush())...)
 				continue
+			}
+			if exp, ok := f.dec.(Expirer); ok {
+				entries = append(entries, f.keep(exp.Expire(f.expireAll))...)
 			}
 			break
 		}
@@ -363,7 +381,7 @@ func (f *Follower) checkRotation() (bool, error) {
 // checkTruncation switches away from the open file, whose stat at path is
 // st, when it was truncated in place: to the copy that copytruncate made,
 // when there is one, else to path from the start. A truncated file that
-// grew past the read position again is told apart by its head.
+// grew past the read position again is detected by its head.
 func (f *Follower) checkTruncation(st os.FileInfo) (bool, error) {
 	if st.Size() >= f.pos && headMatches(f.path, f.head) {
 		if len(f.head) < HeadBytes {
