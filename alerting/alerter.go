@@ -215,7 +215,7 @@ func (a *Alerter) Run(ctx context.Context) error {
 		return errors.New("missing kafka brokers: the alert role reads the alerts topic")
 	}
 	a.logger.Info("Alerter started", "rules", len(a.rules), "eval_interval", a.cfg.EvalInterval, "dedup", a.cfg.Dedup)
-	defer a.logger.Info("Alerter stopped", "stats", a.Stats())
+	defer func() { a.logger.Info("Alerter stopped", "stats", a.Stats()) }()
 
 	a.raiseMu.Lock()
 	err := a.loadDedup(ctx)

@@ -4,7 +4,7 @@
 # from Debian's packages, because they start private servers from it; the
 # packaged service is not started. With --test it also installs chDB, the
 # embedded build of a current ClickHouse from the npm package
-# @chdb/lib-linux-x64-gnu, into $HARRIER_CHDB_DIR (default
+# @chdb/lib-linux-x64-gnu, into $CHDB_DIR (default
 # ~/.cache/harrier/chdb), where the storage/shipped tests look for
 # libchdb.so. Go 1.26 must already be installed.
 set -euo pipefail
@@ -31,7 +31,7 @@ fi
 
 if [ "${1:-}" = "--test" ]; then
   chdb_version="26.7.3-stable.1"
-  chdb_dir="${HARRIER_CHDB_DIR:-$HOME/.cache/harrier/chdb}"
+  chdb_dir="${CHDB_DIR:-$HOME/.cache/harrier/chdb}"
   chdb_lib="$chdb_dir/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so"
   if [ ! -f "$chdb_lib" ] || [ "$(cat "$chdb_dir/version" 2>/dev/null)" != "$chdb_version" ]; then
     echo "Installing chDB $chdb_version (about 180 MB) into $chdb_dir with npm" >&2

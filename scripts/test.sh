@@ -10,8 +10,11 @@ scripts/deps.sh --test
 kafka_dir="$(mktemp -d /tmp/harrier-test-kafka.XXXXXX)"
 stop_kafka() {
   if [ -f "$kafka_dir/kafka.pid" ]; then
-    kill "$(cat "$kafka_dir/kafka.pid")" 2>/dev/null || true
+    pid="$(cat "$kafka_dir/kafka.pid")"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
+  rm -rf "$kafka_dir"
 }
 trap stop_kafka EXIT
 KAFKA_TEST_BROKERS="$(scripts/kafka/start.sh "$kafka_dir")"
@@ -19,7 +22,7 @@ export KAFKA_TEST_BROKERS
 echo "Apache Kafka for integration tests on $KAFKA_TEST_BROKERS (pid $(cat "$kafka_dir/kafka.pid"))" >&2
 
 # The storage/shipped tests run every statement on chDB from this library.
-CHDB_LIB_PATH="${CHDB_LIB_PATH:-${HARRIER_CHDB_DIR:-$HOME/.cache/harrier/chdb}/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so}"
+CHDB_LIB_PATH="${CHDB_LIB_PATH:-${CHDB_DIR:-$HOME/.cache/harrier/chdb}/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so}"
 export CHDB_LIB_PATH
 
 go test -count=1 -timeout 20m "$@" ./...

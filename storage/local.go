@@ -166,8 +166,8 @@ func StartLocalOnPorts(ctx context.Context, dir string, tcpPort, httpPort int, l
 
 // waitReady pings the server until it responds, the process exits or the
 // start timeout passes.
-func (l *LocalServer) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, localStartTimeout)
+func (l *LocalServer) waitReady(parent context.Context) error {
+	ctx, cancel := context.WithTimeout(parent, localStartTimeout)
 	defer cancel()
 
 	conn, err := clickhouse.Open(&clickhouse.Options{
@@ -192,6 +192,9 @@ func (l *LocalServer) waitReady(ctx context.Context) error {
 		case <-l.exited:
 			return fmt.Errorf("clickhouse-server (pid %d) exited during start-up; error log:\n%s", l.PID, l.errorLogTail())
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				return fmt.Errorf("start of clickhouse-server (pid %d) cancelled: %w", l.PID, parent.Err())
+			}
 			return fmt.Errorf("clickhouse-server (pid %d) did not respond to a ping on %s within %s: %w; error log:\n%s",
 				l.PID, l.Addr, localStartTimeout, lastErr, l.errorLogTail())
 		case <-time.After(100 * time.Millisecond):

@@ -192,9 +192,19 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 // uint8, float64, time.Time, []string, ...). It reads the whole result into
 // memory, so it suits interactive and test queries, not bulk exports.
 func (s *Store) Query(ctx context.Context, query string, args ...any) ([]string, [][]any, error) {
+	cols, out, _, err := s.QueryMax(ctx, 0, query, args...)
+	return cols, out, err
+}
+
+// QueryMax is Query that stops reading after maxRows rows (0 reads all)
+// and reports whether rows were left unread. The server-side query is
+// cancelled when the rest is dropped, so a huge result costs no memory.
+func (s *Store) QueryMax(ctx context.Context, maxRows int, query string, args ...any) ([]string, [][]any, bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("query %q: %w", shorten(query), err)
+		return nil, nil, false, fmt.Errorf("query %q: %w", shorten(query), err)
 	}
 	defer rows.Close()
 
@@ -202,12 +212,15 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) ([]string,
 	types := rows.ColumnTypes()
 	var out [][]any
 	for rows.Next() {
+		if maxRows > 0 && len(out) == maxRows {
+			return columns, out, true, nil
+		}
 		dest := make([]any, len(types))
 		for i, ct := range types {
 			dest[i] = reflect.New(ct.ScanType()).Interface()
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, nil, fmt.Errorf("scan row %d of %q: %w", len(out), shorten(query), err)
+			return nil, nil, false, fmt.Errorf("scan row %d of %q: %w", len(out), shorten(query), err)
 		}
 		row := make([]any, len(dest))
 		for i, d := range dest {
@@ -216,9 +229,9 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) ([]string,
 		out = append(out, row)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read rows of %q: %w", shorten(query), err)
+		return nil, nil, false, fmt.Errorf("read rows of %q: %w", shorten(query), err)
 	}
-	return columns, out, nil
+	return columns, out, false, nil
 }
 
 // Close closes the connections.

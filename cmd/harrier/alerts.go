@@ -21,8 +21,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "alerts",
-		summary: "Work with alerts: 'alerts send --config ROUTING.yaml --alerts FILE.jsonl' routes alerts from a file to the configured receivers.",
+		name:        "alerts",
+		subcommands: true,
+		summary:     "Work with alerts: 'alerts send --config ROUTING.yaml --alerts FILE.jsonl' routes alerts from a file to the configured receivers.",
 		run: func(ctx context.Context, env *cmdEnv) error {
 			if len(env.args) == 0 || env.args[0] != "send" {
 				return errors.New("missing subcommand: expected 'alerts send --config ROUTING.yaml --alerts FILE.jsonl'")

@@ -45,7 +45,8 @@ func benchCommand() *command {
 		fs.BoolVar(&asJSON, "json", asJSON, `end with one JSON line {"ceiling_rows_per_s":…, "pipeline_rows_per_s":…, "ratio":…}`)
 	}
 	return &command{
-		name: "bench",
+		name:        "bench",
+		subcommands: true,
 		summary: "Measure throughput. 'harrier bench ingest [--rows N] [--json]' prints the raw ClickHouse insert rate " +
 			"(the ceiling), the rate of the full path from log files through the collector, Kafka and the normalizer " +
 			"into ClickHouse, and their ratio; it starts its own broker and ClickHouse unless --kafka and --clickhouse are given. " +

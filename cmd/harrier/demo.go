@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"errors"
+
 	"flag"
 	"fmt"
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/harrierhq/harrier/collectors"
+	"github.com/harrierhq/harrier/collectors/host"
 	"github.com/harrierhq/harrier/internal/broker"
 	"github.com/harrierhq/harrier/internal/config"
 	"github.com/harrierhq/harrier/internal/kafka"
@@ -100,6 +103,8 @@ func runDemo(ctx context.Context, env *cmdEnv) error {
 		if err := store.DropDatabase(ctx); err != nil {
 			return err
 		}
+	} else if err := checkEmptyDatabase(ctx, store); err != nil {
+		return err
 	}
 	if _, err := store.Migrate(ctx); err != nil {
 		return err
@@ -138,7 +143,11 @@ func runDemo(ctx context.Context, env *cmdEnv) error {
 	}
 	prog.stage("alert")
 	emitted := p.scorer.Stats().AlertsEmitted
-	if err := waitFor(ctx, time.Minute, func() bool { return p.alerter.Stats().Received >= emitted }); err != nil {
+	handled := func() bool {
+		s := p.alerter.Stats()
+		return s.Raised+s.Deduplicated+s.Invalid >= emitted
+	}
+	if err := waitFor(ctx, time.Minute, handled); err != nil {
 		return fmt.Errorf("waiting for %d model alerts to reach the alerter: %w", emitted, err)
 	}
 	if err := p.alerter.EvaluateRules(ctx); err != nil {
@@ -153,6 +162,27 @@ func runDemo(ctx context.Context, env *cmdEnv) error {
 		fmt.Fprintf(out, "\nClickHouse stays up on %s until Ctrl-C: harrier sql --clickhouse %s --clickhouse.database %s \"SELECT ...\"\n",
 			cfg.ClickHouse.Addr, cfg.ClickHouse.Addr, cfg.ClickHouse.Database)
 		<-ctx.Done()
+	}
+	return nil
+}
+
+// unknownDatabaseCode is ClickHouse's UNKNOWN_DATABASE error code.
+const unknownDatabaseCode = 81
+
+// checkEmptyDatabase rejects a database that already holds tables, so that
+// the summary counts only what this run stored.
+func checkEmptyDatabase(ctx context.Context, store *storage.Store) error {
+	_, rows, err := store.Query(ctx, "SELECT count() FROM system.tables WHERE database = ?", store.Database())
+	var exception *clickhouse.Exception
+	if errors.As(err, &exception) && exception.Code == unknownDatabaseCode {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if n := rows[0][0].(uint64); n > 0 {
+		return fmt.Errorf("database %s already has %d tables: the demo needs a new database, or the default %s, which it recreates",
+			store.Database(), n, demoDatabase)
 	}
 	return nil
 }
@@ -172,24 +202,30 @@ func checkBundle(dir string) error {
 // one for this host's own cgroup tree and facts.
 func demoAgents(cfg *config.Config, env *cmdEnv, producer *kafka.Producer) []*collectors.Agent {
 	dir := env.opts.dataDir
+	// The bundle's containers run on this host: they carry its host id, and
+	// the host agent alone sends the host facts.
+	hostID := cfg.Collect.HostID
+	if hostID == "" && !env.opts.noHost {
+		facts, _ := host.Collect(cfg.Collect.HostRoot, time.Now())
+		hostID = facts.HostID
+	}
 	bundle := collectors.AgentConfig{
-		HostID:          cfg.Collect.HostID,
+		HostID:          hostID,
 		DockerRoot:      filepath.Join(dir, "docker", "containers"),
 		CRIRoot:         filepath.Join(dir, "cri"),
 		CgroupReplayDir: filepath.Join(dir, "cgroup"),
 		ScanDir:         filepath.Join(dir, "scans"),
-		HostRoot:        cfg.Collect.HostRoot,
 		MaxCgroups:      cfg.Collect.MaxCgroups,
 	}
 	agents := []*collectors.Agent{collectors.NewAgent(bundle, producer, env.logger)}
 	if !env.opts.noHost {
-		host := collectors.AgentConfig{
-			HostID:     cfg.Collect.HostID,
+		hostAgent := collectors.AgentConfig{
+			HostID:     hostID,
 			CgroupRoot: cfg.Collect.CgroupRoot,
 			HostRoot:   cfg.Collect.HostRoot,
 			MaxCgroups: cfg.Collect.MaxCgroups,
 		}
-		agents = append(agents, collectors.NewAgent(host, producer, env.logger))
+		agents = append(agents, collectors.NewAgent(hostAgent, producer, env.logger))
 	}
 	return agents
 }

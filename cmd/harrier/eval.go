@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -27,8 +26,9 @@ func registerEval(name string, run func(ctx context.Context, env *cmdEnv, args [
 
 func init() {
 	register(&command{
-		name:    "eval",
-		summary: "Measure a detector on a labelled benchmark set: harrier eval NAME [args] (see 'harrier eval help').",
+		name:        "eval",
+		subcommands: true,
+		summary:     "Measure a detector on a labelled benchmark set: harrier eval NAME [args] (see 'harrier eval help').",
 		run: func(ctx context.Context, env *cmdEnv) error {
 			if len(env.args) == 0 || env.args[0] == "help" {
 				printEvalHelp(env.stdout)
@@ -60,21 +60,4 @@ func printEvalHelp(w io.Writer) {
 		fmt.Fprintf(w, "  %s\n", name)
 	}
 	fmt.Fprintln(w, "\nRun 'harrier eval NAME --help' for the arguments of one.")
-}
-
-// parseInterspersed parses args with fs, allowing flags after positional
-// arguments ("FILE --json"), and returns the positional arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
 }

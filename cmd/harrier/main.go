@@ -26,6 +26,10 @@ type command struct {
 	// setup adds the command's own flags.
 	setup func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions)
 	run   func(ctx context.Context, env *cmdEnv) error
+	// subcommands marks a command whose first argument names a
+	// subcommand with flags of its own: its flags end at that name, and
+	// the rest is handed to run unparsed.
+	subcommands bool
 }
 
 // cmdOptions holds the flags that are not config keys.
@@ -77,6 +81,9 @@ func main() {
 }
 
 func mainWithArgs(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "--version" {
+		args = []string{"version"}
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			return mainWithArgs([]string{args[1], "--help"}, stdout, stderr)
@@ -107,7 +114,15 @@ func mainWithArgs(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), "Usage: harrier %s [flags]\n\n%s\n\nFlags:\n", cmd.name, cmd.summary)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	var positional []string
+	var err error
+	if cmd.subcommands {
+		err = fs.Parse(args[1:])
+		positional = fs.Args()
+	} else {
+		positional, err = parseInterspersed(fs, args[1:])
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -118,15 +133,44 @@ func mainWithArgs(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "harrier %s: %v\n", cmd.name, err)
 		return 2
 	}
+	if err := applyKafkaSecurity(cfg); err != nil {
+		fmt.Fprintf(stderr, "harrier %s: %v\n", cmd.name, err)
+		return 2
+	}
 	logger := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env := &cmdEnv{cfg: cfg, loader: loader, opts: opts, args: fs.Args(), logger: logger, stdout: stdout, stderr: stderr}
+	env := &cmdEnv{cfg: cfg, loader: loader, opts: opts, args: positional, logger: logger, stdout: stdout, stderr: stderr}
 	if err := cmd.run(ctx, env); err != nil {
 		fmt.Fprintf(stderr, "harrier %s: %v\n", cmd.name, err)
 		return 1
 	}
 	return 0
+}
+
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments, as in 'harrier sql "SELECT 1" --format csv', and
+// returns the positional arguments. Everything after "--" is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for i, a := range args {
+		if a == "--" {
+			args, rest = args[:i], args[i+1:]
+			break
+		}
+	}
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
 }
 
 func printHelp(w io.Writer) {

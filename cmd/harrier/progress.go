@@ -96,7 +96,7 @@ func (g *progress) caughtUp() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	k := g.cfg.Kafka
-	lag, err := kafka.GroupLag(ctx, k.Brokers, k.TopicPrefix, normalize.DefaultGroup, normalize.Topics...)
+	lag, err := kafka.GroupLag(ctx, k.Brokers, k.TopicPrefix, g.cfg.Normalize.Group, normalize.Topics...)
 	if err != nil || lag > 0 {
 		return false
 	}

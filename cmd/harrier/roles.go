@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -63,15 +65,37 @@ func collectCommand() *command {
 			}
 			p := kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix)
 			defer p.Close()
+			warnMissingSources(cfg, env)
 			agent := collectors.NewAgent(agentConfig(cfg), p, env.logger)
 			serveHTTP(ctx, env)
 			if env.opts.once {
 				err := agent.RunOnce(ctx)
-				fmt.Fprintf(env.stdout, "%+v\n", agent.Stats())
+				stats, _ := json.Marshal(agent.Stats())
+				fmt.Fprintln(env.stdout, string(stats))
 				return err
 			}
 			return agent.Run(ctx)
 		},
+	}
+}
+
+// warnMissingSources logs each configured source folder that does not
+// exist, since the collector would otherwise read nothing from it silently.
+func warnMissingSources(cfg *config.Config, env *cmdEnv) {
+	sources := []struct{ key, path string }{
+		{"collect.docker_root", cfg.Collect.DockerRoot},
+		{"collect.cri_root", cfg.Collect.CRIRoot},
+		{"collect.cgroup_root", cfg.Collect.CgroupRoot},
+		{"collect.scan_dir", cfg.Collect.ScanDir},
+		{"collect.host_root", cfg.Collect.HostRoot},
+	}
+	for _, s := range sources {
+		if s.path == "" {
+			continue
+		}
+		if _, err := os.Stat(s.path); err != nil {
+			env.logger.Warn("Source folder not found; nothing is read from it until it exists", "key", s.key, "path", s.path, "err", err)
+		}
 	}
 }
 
@@ -85,12 +109,18 @@ func agentConfig(cfg *config.Config) collectors.AgentConfig {
 			MaxWait:      cfg.Collect.MultilineMaxWait,
 		}
 	}
+	// The CRI collector reads <root>/pods and <root>/containers; accept the
+	// pods folder itself too, as users often name it.
+	criRoot := cfg.Collect.CRIRoot
+	if filepath.Base(criRoot) == "pods" {
+		criRoot = filepath.Dir(criRoot)
+	}
 	return collectors.AgentConfig{
 		DisableRedaction: !cfg.Collect.Redact,
 		Multiline:        grouping,
 		HostID:           cfg.Collect.HostID,
 		DockerRoot:       cfg.Collect.DockerRoot,
-		CRIRoot:          cfg.Collect.CRIRoot,
+		CRIRoot:          criRoot,
 		CgroupRoot:       cfg.Collect.CgroupRoot,
 		ScanDir:          cfg.Collect.ScanDir,
 		HostRoot:         cfg.Collect.HostRoot,
@@ -104,7 +134,7 @@ func normalizeCommand() *command {
 	return &command{
 		name:    "normalize",
 		summary: "Consume the telemetry topics, validate and enrich each record and store it in ClickHouse.",
-		groups:  []string{"kafka", "clickhouse", "http"},
+		groups:  []string{"kafka", "clickhouse", "normalize", "http"},
 		setup:   connectionAliases,
 		run: func(ctx context.Context, env *cmdEnv) error {
 			store, err := openStore(ctx, env.cfg, true)
@@ -124,7 +154,14 @@ func normalizeCommand() *command {
 }
 
 func newNormalizer(cfg *config.Config, store *storage.Store, p *kafka.Producer, env *cmdEnv) *normalize.Normalizer {
-	return normalize.New(normalize.Config{Brokers: cfg.Kafka.Brokers, TopicPrefix: cfg.Kafka.TopicPrefix}, store, p, env.logger)
+	return normalize.New(normalize.Config{
+		Brokers:       cfg.Kafka.Brokers,
+		TopicPrefix:   cfg.Kafka.TopicPrefix,
+		Group:         cfg.Normalize.Group,
+		MaxBatchBytes: cfg.Normalize.MaxBatchBytes,
+		QueueCapacity: cfg.Normalize.QueueCapacity,
+		FetchMaxBytes: cfg.Normalize.FetchMaxBytes,
+	}, store, p, env.logger)
 }
 
 func scoreCommand() *command {
@@ -267,11 +304,20 @@ func connectionAliases(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
 // the schema is migrated, so a role fails at start with a clear message
 // instead of on its first insert.
 func openStore(ctx context.Context, cfg *config.Config, requireSchema bool) (*storage.Store, error) {
+	password, err := kafka.ReadSecret("clickhouse.password", cfg.ClickHouse.Password, cfg.ClickHouse.PasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig, err := clickHouseTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	store, err := storage.Open(ctx, storage.Config{
 		Addr:             cfg.ClickHouse.Addr,
 		Database:         cfg.ClickHouse.Database,
 		User:             cfg.ClickHouse.User,
-		Password:         cfg.ClickHouse.Password,
+		Password:         password,
+		TLS:              tlsConfig,
 		MaxExecutionTime: cfg.ClickHouse.MaxExecutionTime,
 	})
 	if err != nil {
@@ -283,8 +329,8 @@ func openStore(ctx context.Context, cfg *config.Config, requireSchema bool) (*st
 	applied, err := store.AppliedVersions(ctx)
 	if err != nil || len(applied) == 0 || applied[len(applied)-1] < storage.LatestVersion() {
 		store.Close()
-		return nil, fmt.Errorf("the schema of database %s on %s is missing or old: run 'harrier migrate --clickhouse %s' first",
-			cfg.ClickHouse.Database, cfg.ClickHouse.Addr, cfg.ClickHouse.Addr)
+		return nil, fmt.Errorf("the schema of database %s on %s is missing or old: run 'harrier migrate --clickhouse %s --clickhouse.database %s' first",
+			cfg.ClickHouse.Database, cfg.ClickHouse.Addr, cfg.ClickHouse.Addr, cfg.ClickHouse.Database)
 	}
 	return store, nil
 }
@@ -317,5 +363,3 @@ func serveHTTP(ctx context.Context, env *cmdEnv) {
 		srv.Close()
 	}()
 }
-
-var _ = os.Stderr

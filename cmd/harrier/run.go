@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"path/filepath"
 
 	"github.com/harrierhq/harrier/collectors"
 	"github.com/harrierhq/harrier/internal/broker"
@@ -15,7 +16,7 @@ func runCommand() *command {
 	return &command{
 		name:    "run",
 		summary: "Run every role in one process: embedded broker, collector, normalizer, scorer and alerter.",
-		groups:  []string{"kafka", "clickhouse", "broker", "collect", "features", "models", "alerting", "http"},
+		groups:  []string{"kafka", "clickhouse", "broker", "normalize", "collect", "features", "models", "alerting", "http"},
 		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
 			connectionAliases(fs, l, o)
 			fs.BoolVar(&o.embeddedBroker, "embedded-broker", true, "start the embedded broker on broker.port and use it; --kafka turns this off")
@@ -23,7 +24,15 @@ func runCommand() *command {
 		run: func(ctx context.Context, env *cmdEnv) error {
 			cfg := env.cfg
 			if env.opts.embeddedBroker && !env.loader.IsSet("kafka.brokers") {
-				b, err := broker.Start(broker.Config{Port: cfg.Broker.Port, DataDir: cfg.Broker.DataDir, Partitions: cfg.Kafka.Partitions}, env.logger)
+				// The collector's checkpoints move past a line once the broker
+				// has it. A broker that keeps messages only in memory would lose
+				// them on a stop, so it keeps them beside the checkpoints.
+				dataDir := cfg.Broker.DataDir
+				if dataDir == "" && cfg.Collect.StateDir != "" {
+					dataDir = filepath.Join(cfg.Collect.StateDir, "broker")
+					env.logger.Info("Embedded broker keeps its data beside the collector checkpoints", "data_dir", dataDir)
+				}
+				b, err := broker.Start(broker.Config{Port: cfg.Broker.Port, DataDir: dataDir, Partitions: cfg.Kafka.Partitions}, env.logger)
 				if err != nil {
 					return err
 				}
@@ -50,6 +59,7 @@ func runCommand() *command {
 
 			producer := kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix)
 			defer producer.Close()
+			warnMissingSources(cfg, env)
 			agent := collectors.NewAgent(agentConfig(cfg), producer, env.logger)
 			fmt.Fprintf(env.stderr, "harrier run: Kafka %v, ClickHouse %s/%s; stop with Ctrl-C\n", cfg.Kafka.Brokers, cfg.ClickHouse.Addr, cfg.ClickHouse.Database)
 			agentErr := agent.Run(ctx)

@@ -64,6 +64,7 @@ func printSummary(ctx context.Context, w io.Writer, store *storage.Store, p *pip
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nSee every alert again with: harrier sql \"SELECT raised_at, name, container_name, summary FROM alerts FINAL ORDER BY raised_at\"")
+	fmt.Fprintf(w, "\nSee every alert again with: harrier sql --clickhouse %s --clickhouse.database %s \"SELECT raised_at, name, container_name, summary FROM alerts FINAL ORDER BY raised_at\"\n",
+		store.Addr(), store.Database())
 	return nil
 }

@@ -21,6 +21,7 @@ type Config struct {
 	Kafka      Kafka
 	ClickHouse ClickHouse
 	Broker     Broker
+	Normalize  Normalize
 	Collect    Collect
 	Features   Features
 	Models     Models
@@ -34,6 +35,17 @@ type Kafka struct {
 	Brokers     []string
 	TopicPrefix string
 	Partitions  int
+
+	TLS                   bool
+	TLSCAFile             string
+	TLSCertFile           string
+	TLSKeyFile            string
+	TLSServerName         string
+	TLSInsecureSkipVerify bool
+	SASLMechanism         string
+	SASLUsername          string
+	SASLPassword          string
+	SASLPasswordFile      string
 }
 
 // ClickHouse holds the connection to the database server.
@@ -42,7 +54,20 @@ type ClickHouse struct {
 	Database         string
 	User             string
 	Password         string
+	PasswordFile     string
 	MaxExecutionTime time.Duration
+
+	TLS                   bool
+	TLSCAFile             string
+	TLSInsecureSkipVerify bool
+}
+
+// Normalize configures the normalizer's consumer.
+type Normalize struct {
+	Group         string
+	MaxBatchBytes int
+	QueueCapacity int
+	FetchMaxBytes int
 }
 
 // Broker configures the embedded Kafka-protocol broker.

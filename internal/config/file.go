@@ -37,10 +37,13 @@ func (l *Loader) applyYAML(path string, data []byte) error {
 	if root.Kind != yaml.MappingNode {
 		return fmt.Errorf("%s:%d: expected a mapping of keys at the top level", path, root.Line)
 	}
-	return l.walk(path, "", root)
+	return l.walk(path, "", root, map[string]int{})
 }
 
-func (l *Loader) walk(path, prefix string, node *yaml.Node) error {
+// walk applies the keys of one mapping. seen maps each key already set in
+// the file to its line, so that a key given twice is an error instead of
+// the last value silently winning.
+func (l *Loader) walk(path, prefix string, node *yaml.Node, seen map[string]int) error {
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		kn, vn := node.Content[i], node.Content[i+1]
 		name := kn.Value
@@ -48,10 +51,17 @@ func (l *Loader) walk(path, prefix string, node *yaml.Node) error {
 			name = prefix + "." + kn.Value
 		}
 		source := fmt.Sprintf("%s:%d", path, kn.Line)
+		if first, dup := seen[name]; dup {
+			return fmt.Errorf("%s: key %s is set twice, first on line %d", source, name, first)
+		}
+		seen[name] = kn.Line
 		k, ok := l.byName[name]
 		if !ok {
-			if vn.Kind == yaml.MappingNode && l.hasGroup(name) {
-				if err := l.walk(path, name, vn); err != nil {
+			if l.hasGroup(name) {
+				if vn.Kind != yaml.MappingNode {
+					return fmt.Errorf("%s: %s is a group of keys: expected a mapping such as %s:\n  %s: ...", source, name, kn.Value, lastPart(l.firstKeyOf(name)))
+				}
+				if err := l.walk(path, name, vn, seen); err != nil {
 					return err
 				}
 				continue
@@ -68,6 +78,18 @@ func (l *Loader) walk(path, prefix string, node *yaml.Node) error {
 	}
 	return nil
 }
+
+// firstKeyOf returns the first key of a group in the key table's order.
+func (l *Loader) firstKeyOf(prefix string) string {
+	for _, k := range l.keys {
+		if strings.HasPrefix(k.name, prefix+".") {
+			return k.name
+		}
+	}
+	return prefix
+}
+
+func lastPart(name string) string { return name[strings.LastIndex(name, ".")+1:] }
 
 func (l *Loader) hasGroup(prefix string) bool {
 	for name := range l.byName {

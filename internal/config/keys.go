@@ -18,6 +18,26 @@ func keys(c *Config) []*key {
 			help: "prefix of every topic name, such as harrier. for harrier.logs"},
 		{name: "kafka.partitions", def: "3", kind: kInt, ptr: &c.Kafka.Partitions, check: intRange(1, 1024),
 			help: "partitions of the topics Harrier creates; bounds how many processes of one role share the work"},
+		{name: "kafka.tls", def: "false", kind: kBool, ptr: &c.Kafka.TLS,
+			help: "connect to the brokers over TLS"},
+		{name: "kafka.tls_ca_file", def: "", kind: kString, ptr: &c.Kafka.TLSCAFile,
+			help: "PEM file of the CA that signed the brokers' certificates; empty uses the system roots"},
+		{name: "kafka.tls_cert_file", def: "", kind: kString, ptr: &c.Kafka.TLSCertFile,
+			help: "PEM client certificate for mutual TLS, with kafka.tls_key_file"},
+		{name: "kafka.tls_key_file", def: "", kind: kString, ptr: &c.Kafka.TLSKeyFile,
+			help: "PEM private key of kafka.tls_cert_file"},
+		{name: "kafka.tls_server_name", def: "", kind: kString, ptr: &c.Kafka.TLSServerName,
+			help: "name checked in the brokers' certificates; empty uses the host of each address"},
+		{name: "kafka.tls_insecure_skip_verify", def: "false", kind: kBool, ptr: &c.Kafka.TLSInsecureSkipVerify,
+			help: "accept any broker certificate; for tests only"},
+		{name: "kafka.sasl_mechanism", def: "", kind: kString, ptr: &c.Kafka.SASLMechanism, check: oneOf("", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+			help: "SASL mechanism: PLAIN (only with TLS), SCRAM-SHA-256 or SCRAM-SHA-512; empty turns SASL off"},
+		{name: "kafka.sasl_username", def: "", kind: kString, ptr: &c.Kafka.SASLUsername,
+			help: "SASL user name"},
+		{name: "kafka.sasl_password", def: "", kind: kString, ptr: &c.Kafka.SASLPassword,
+			help: "SASL password; prefer kafka.sasl_password_file or HARRIER_KAFKA_SASL_PASSWORD over the config file"},
+		{name: "kafka.sasl_password_file", def: "", kind: kString, ptr: &c.Kafka.SASLPasswordFile,
+			help: "file whose content (without a trailing newline) is the SASL password"},
 
 		{name: "clickhouse.addr", def: "127.0.0.1:9000", kind: kString, ptr: &c.ClickHouse.Addr, check: hostPort,
 			help: "ClickHouse native-protocol address host:port"},
@@ -26,7 +46,15 @@ func keys(c *Config) []*key {
 		{name: "clickhouse.user", def: "default", kind: kString, ptr: &c.ClickHouse.User,
 			help: "ClickHouse user"},
 		{name: "clickhouse.password", def: "", kind: kString, ptr: &c.ClickHouse.Password,
-			help: "ClickHouse password; prefer HARRIER_CLICKHOUSE_PASSWORD over the file"},
+			help: "ClickHouse password; prefer clickhouse.password_file or HARRIER_CLICKHOUSE_PASSWORD over the config file"},
+		{name: "clickhouse.password_file", def: "", kind: kString, ptr: &c.ClickHouse.PasswordFile,
+			help: "file whose content (without a trailing newline) is the ClickHouse password"},
+		{name: "clickhouse.tls", def: "false", kind: kBool, ptr: &c.ClickHouse.TLS,
+			help: "connect to ClickHouse over TLS (its secure native port, 9440 by default)"},
+		{name: "clickhouse.tls_ca_file", def: "", kind: kString, ptr: &c.ClickHouse.TLSCAFile,
+			help: "PEM file of the CA that signed the server's certificate; empty uses the system roots"},
+		{name: "clickhouse.tls_insecure_skip_verify", def: "false", kind: kBool, ptr: &c.ClickHouse.TLSInsecureSkipVerify,
+			help: "accept any server certificate; for tests only"},
 		{name: "clickhouse.max_execution_time", def: "60s", kind: kDuration, ptr: &c.ClickHouse.MaxExecutionTime, check: durationRange(time.Second, 24*time.Hour),
 			help: "server-side time limit of each query; a cancelled client does not stop a running query, this does"},
 
@@ -35,12 +63,21 @@ func keys(c *Config) []*key {
 		{name: "broker.data_dir", def: "", kind: kString, ptr: &c.Broker.DataDir,
 			help: "folder where the embedded broker keeps topics and offsets across restarts; empty keeps them in memory"},
 
+		{name: "normalize.group", def: "harrier-normalize", kind: kString, ptr: &c.Normalize.Group, check: nonEmpty,
+			help: "consumer group of the normalizers; processes in one group share the partitions"},
+		{name: "normalize.max_batch_bytes", def: "8388608", kind: kInt, ptr: &c.Normalize.MaxBatchBytes, check: intRange(1<<16, 1<<30),
+			help: "maximum key and value bytes in one batch the normalizer stores"},
+		{name: "normalize.queue_capacity", def: "1000", kind: kInt, ptr: &c.Normalize.QueueCapacity, check: intRange(1, 1000000),
+			help: "messages fetched ahead of the batch being stored; with fetch_max_bytes it bounds memory while ClickHouse is slow"},
+		{name: "normalize.fetch_max_bytes", def: "4194304", kind: kInt, ptr: &c.Normalize.FetchMaxBytes, check: intRange(1<<16, 1<<30),
+			help: "maximum bytes of one fetch response per partition"},
+
 		{name: "collect.host_id", def: "", kind: kString, ptr: &c.Collect.HostID,
 			help: "host id sent with every record; empty reads /etc/machine-id"},
 		{name: "collect.docker_root", def: "/var/lib/docker/containers", kind: kString, ptr: &c.Collect.DockerRoot,
 			help: "Docker containers folder with <id>/<id>-json.log and config.v2.json; empty disables Docker logs"},
-		{name: "collect.cri_root", def: "/var/log/pods", kind: kString, ptr: &c.Collect.CRIRoot,
-			help: "Kubernetes CRI pod log folder; empty disables CRI logs"},
+		{name: "collect.cri_root", def: "/var/log", kind: kString, ptr: &c.Collect.CRIRoot,
+			help: "folder with the kubelet's pods/ and containers/ log folders (its pods/ folder works too); empty disables CRI logs"},
 		{name: "collect.cgroup_root", def: "/sys/fs/cgroup", kind: kString, ptr: &c.Collect.CgroupRoot,
 			help: "cgroup mount (v1, v2 or hybrid); empty disables cgroup stats"},
 		{name: "collect.scan_dir", def: "", kind: kString, ptr: &c.Collect.ScanDir,
@@ -103,6 +140,13 @@ func keys(c *Config) []*key {
 		{name: "http.addr", def: "", kind: kString, ptr: &c.HTTP.Addr, check: optionalHostPort,
 			help: "address of the /healthz and /metrics endpoint, such as 127.0.0.1:9464; empty disables it"},
 	}
+}
+
+func nonEmpty(v any) string {
+	if v.(string) == "" {
+		return "expected a non-empty value"
+	}
+	return ""
 }
 
 func regex(v any) string {

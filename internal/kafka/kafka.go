@@ -36,7 +36,9 @@ type Producer struct {
 // created on first use when the broker allows it; EnsureTopics creates them
 // explicitly.
 func NewProducer(brokers []string, topicPrefix string) *Producer {
-	return newProducer(brokers, topicPrefix, nil)
+	// SetProcessSecurity has checked the mechanism, so this cannot fail.
+	t, _ := processSecurity.transport()
+	return newProducer(brokers, topicPrefix, t)
 }
 
 // NewSecureProducer is NewProducer with TLS and SASL set by sec. It fails
@@ -56,8 +58,10 @@ func newProducer(brokers []string, topicPrefix string, transport kg.RoundTripper
 		Balancer:  &kg.Hash{},
 		// Write is called with whole batches, so a short timeout only bounds
 		// the wait for a batch smaller than BatchSize.
-		BatchSize:              1000,
-		BatchBytes:             16 << 20,
+		BatchSize: 1000,
+		// Kafka's default message.max.bytes is 1 MiB per record batch, and
+		// a larger batch fails with MESSAGE_TOO_LARGE on every retry.
+		BatchBytes:             1 << 20,
 		BatchTimeout:           5 * time.Millisecond,
 		RequiredAcks:           kg.RequireAll,
 		AllowAutoTopicCreation: true,
@@ -92,7 +96,7 @@ func (p *Producer) Close() error { return p.w.Close() }
 // EnsureTopics creates the topics (prefix plus suffix) that do not exist yet,
 // with the given partition count and replication factor 1.
 func EnsureTopics(ctx context.Context, brokers []string, prefix string, partitions int, suffixes ...string) error {
-	return EnsureTopicsSecure(ctx, brokers, nil, prefix, partitions, suffixes...)
+	return EnsureTopicsSecure(ctx, brokers, processSecurity, prefix, partitions, suffixes...)
 }
 
 // EnsureTopicsSecure is EnsureTopics with TLS and SASL set by sec.
@@ -161,14 +165,14 @@ type ConsumerConfig struct {
 	MaxBatchBytes int
 	// QueueCapacity is the number of messages the reader fetches ahead of
 	// the handler, default 1000. While the handler retries a failing batch
-	// the queue fills and fetching stops, so the consumer holds at most
+	// the queue fills and fetching stops, so the consumer holds roughly at most
 	// MaxBatchBytes plus QueueCapacity messages plus one fetch response of
 	// FetchMaxBytes per partition.
 	QueueCapacity int
 	// FetchMaxBytes is the kafka-go reader's MaxBytes: the largest fetch
-	// response per partition, default 4 MiB. Brokers still return one
-	// message larger than this, so it bounds memory but never blocks a
-	// partition.
+	// response per partition, default 4 MiB. Kafka brokers since 0.10.1
+	// (KIP-74) still return a first record batch larger than this, so a
+	// large message does not stall its partition.
 	FetchMaxBytes int
 	// MaxRetryBackoff caps the wait between two attempts of a failing
 	// batch, default 10 s. It is also the longest a consumer stays paused
@@ -211,6 +215,9 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 	}
 	if cfg.MaxRetryBackoff <= 0 {
 		cfg.MaxRetryBackoff = DefaultMaxRetryBackoff
+	}
+	if cfg.Security == nil {
+		cfg.Security = processSecurity
 	}
 	dialer, err := cfg.Security.dialer()
 	if err != nil {

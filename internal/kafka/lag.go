@@ -14,7 +14,11 @@ import (
 // group has not committed yet, summed over every partition. A partition
 // without a committed offset counts from its first offset.
 func GroupLag(ctx context.Context, brokers []string, prefix, group string, suffixes ...string) (int64, error) {
-	client := &kg.Client{Addr: kg.TCP(brokers...), Timeout: 10 * time.Second}
+	transport, err := processSecurity.transport()
+	if err != nil {
+		return 0, err
+	}
+	client := &kg.Client{Addr: kg.TCP(brokers...), Timeout: 10 * time.Second, Transport: transport}
 	var names []string
 	for _, s := range suffixes {
 		names = append(names, prefix+s)

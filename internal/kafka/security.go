@@ -148,3 +148,20 @@ func ReadSecret(name, value, file string) (string, error) {
 	}
 	return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), nil
 }
+
+// processSecurity is the Security of every connection made without one of
+// its own: NewProducer, EnsureTopics, GroupLag and Consume when
+// ConsumerConfig.Security is nil. The harrier command sets it once from
+// its configuration, before any role starts.
+var processSecurity *Security
+
+// SetProcessSecurity sets the TLS and SASL setup of every connection of
+// this process that does not name its own. It checks the SASL mechanism,
+// so later connections cannot fail on it. Call it before starting roles.
+func SetProcessSecurity(sec *Security) error {
+	if _, err := sec.transport(); err != nil {
+		return err
+	}
+	processSecurity = sec
+	return nil
+}
