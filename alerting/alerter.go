@@ -40,6 +40,12 @@ var alertColumns = []string{
 	"score", "threshold", "summary", "drivers", "query",
 }
 
+// alertDetailColumns are the columns of the alert_details table that raise
+// writes, one row per row of alerts.
+var alertDetailColumns = []string{
+	"alert_id", "fingerprint", "raised_at", "rule_version", "window_start", "window_end", "condition", "link",
+}
+
 // Config configures the alert role.
 type Config struct {
 	// Brokers are the Kafka bootstrap addresses. Run needs at least one.
@@ -69,6 +75,10 @@ type Config struct {
 	// ModelNormalWindows is how many windows a model alert must stay quiet
 	// before it resolves. Default 3.
 	ModelNormalWindows int
+	// Clock returns the evaluation time of the rules and the raise time of
+	// alerts. Default time.Now. `harrier rules test` sets it to the time of
+	// the last recorded event.
+	Clock func() time.Time
 }
 
 // Stats counts the work of an Alerter since it was created.
@@ -119,6 +129,14 @@ type Alerter struct {
 	// modelSeen holds when each firing model alert was last raised, by
 	// notification fingerprint. Guarded by raiseMu.
 	modelSeen map[string]time.Time
+
+	skippedMu sync.Mutex
+	// skipped holds the rules skipped because the database lacks a column
+	// they read.
+	skipped map[string]bool
+	// silenceVersions holds the updated_ns of each stored silence loaded
+	// into the dispatcher. Only evaluateLoop uses it.
+	silenceVersions map[string]int64
 }
 
 // New loads the rules and returns an Alerter that stores alerts in store and
@@ -175,18 +193,24 @@ func New(cfg Config, store *storage.Store, out io.Writer, logger *slog.Logger) (
 		dispatcher = dispatch.New(cfg.Routing, DeadLetterTable{Store: store}, logger)
 	}
 
+	now := time.Now
+	if cfg.Clock != nil {
+		now = cfg.Clock
+	}
 	return &Alerter{
-		dispatcher: dispatcher,
-		link:       link,
-		modelSeen:  make(map[string]time.Time),
-		cfg:        cfg,
-		store:      store,
-		rules:      rules,
-		logger:     logger.With("component", "alerter"),
-		now:        time.Now,
-		out:        out,
-		lastRaised: make(map[string]int64),
-		stats:      Stats{RaisedBySource: make(map[string]int64)},
+		skipped:         make(map[string]bool),
+		silenceVersions: make(map[string]int64),
+		dispatcher:      dispatcher,
+		link:            link,
+		modelSeen:       make(map[string]time.Time),
+		cfg:             cfg,
+		store:           store,
+		rules:           rules,
+		logger:          logger.With("component", "alerter"),
+		now:             now,
+		out:             out,
+		lastRaised:      make(map[string]int64),
+		stats:           Stats{RaisedBySource: make(map[string]int64)},
 	}, nil
 }
 
@@ -254,6 +278,9 @@ func (a *Alerter) evaluateLoop(ctx context.Context) {
 	ticker := time.NewTicker(a.cfg.EvalInterval)
 	defer ticker.Stop()
 	for {
+		if err := a.syncSilences(ctx); err != nil && ctx.Err() == nil {
+			a.logger.Error("Loading silences failed, keeping the loaded ones", "err", err)
+		}
 		if err := a.EvaluateRules(ctx); err != nil && ctx.Err() == nil {
 			a.logger.Error("Rule evaluation failed", "err", err)
 		}
@@ -401,9 +428,18 @@ func (a *Alerter) raise(ctx context.Context, alerts []candidate) error {
 	}
 
 	rows := make([][]any, len(fresh))
+	detailRows := make([][]any, len(fresh))
+	for i := range fresh {
+		a.fillDetails(&fresh[i])
+	}
 	for i, c := range fresh {
+		alertID := record.NewID(c.Fingerprint, strconv.FormatInt(raisedNs, 10))
+		detailRows[i] = []any{
+			alertID, c.Fingerprint, raisedAt,
+			c.details.Version, c.details.WindowStart, c.details.WindowEnd, c.details.Condition, c.details.Link,
+		}
 		rows[i] = []any{
-			record.NewID(c.Fingerprint, strconv.FormatInt(raisedNs, 10)), c.Fingerprint, raisedAt, raisedNs,
+			alertID, c.Fingerprint, raisedAt, raisedNs,
 			time.Unix(0, c.TimeNs).UTC(), c.TimeNs,
 			c.Source, c.Name, c.Severity,
 			c.ContainerID, c.ContainerName, c.HostID, c.ImageID, c.ImageRef,
@@ -412,6 +448,11 @@ func (a *Alerter) raise(ctx context.Context, alerts []candidate) error {
 	}
 	if err := a.store.Insert(ctx, "alerts", alertColumns, rows); err != nil {
 		return fmt.Errorf("store %d alerts: %w", len(rows), err)
+	}
+	// NOTE: the two inserts are not atomic. When the second fails, the
+	// alerts are stored without details and are not raised again.
+	if err := a.store.Insert(ctx, "alert_details", alertDetailColumns, detailRows); err != nil {
+		a.logger.Error("Storing alert details failed", "alerts", len(detailRows), "err", err)
 	}
 
 	for _, c := range fresh {
@@ -497,6 +538,23 @@ func (a *Alerter) enrich(ctx context.Context, alerts []candidate) error {
 		c.ImageID = firstNonEmpty(c.ImageID, in.image)
 	}
 	return nil
+}
+
+// fillDetails sets the details that the evaluators leave empty: the
+// window and condition of model alerts and the link of every alert.
+func (a *Alerter) fillDetails(c *candidate) {
+	at := time.Unix(0, c.TimeNs).UTC()
+	if c.details.WindowStart.IsZero() {
+		c.details.WindowStart = at
+		c.details.WindowEnd = at
+		if c.Source == "model" {
+			c.details.WindowEnd = at.Add(a.cfg.ModelWindow)
+		}
+	}
+	if c.details.Condition == "" && c.Source == "model" {
+		c.details.Condition = fmt.Sprintf("score %.4g >= threshold %.4g", c.Score, c.Threshold)
+	}
+	c.details.Link = alertLink(a.link, *c, a.cfg.ModelWindow)
 }
 
 func firstNonEmpty(values ...string) string {

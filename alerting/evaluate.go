@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/harrierhq/harrier/internal/record"
 )
@@ -19,6 +20,21 @@ type candidate struct {
 	record.Alert
 	ContainerName string
 	ImageRef      string
+	details       alertDetails
+}
+
+// alertDetails are the columns of the alerts table added by migration
+// 0007 that record.Alert does not carry.
+type alertDetails struct {
+	// Version is the rule version (see ruleVersion). Model alerts leave it
+	// empty because record.Alert carries no model version.
+	Version string
+	// WindowStart and WindowEnd bound the data the alert was raised on.
+	WindowStart, WindowEnd time.Time
+	// Condition is the matched condition in words.
+	Condition string
+	// Link is the filled Config.LinkTemplate.
+	Link string
 }
 
 // evaluateRule runs one rule and returns one candidate per matching
@@ -29,6 +45,9 @@ func (a *Alerter) evaluateRule(ctx context.Context, rule Rule, nowNs int64) ([]c
 		return a.evaluateFixableVuln(ctx, rule, nowNs)
 	case KindSQL:
 		return a.evaluateSQL(ctx, rule, nowNs)
+	}
+	if slices.Contains(ruleKinds, rule.Kind) {
+		return a.evaluatePolicy(ctx, rule, nowNs)
 	}
 	return nil, fmt.Errorf("rule %s: invalid kind %q", rule.Name, rule.Kind)
 }
@@ -69,6 +88,7 @@ func (a *Alerter) evaluateFixableVuln(ctx context.Context, rule Rule, nowNs int6
 				},
 				ContainerName: get(1),
 				ImageRef:      get(3),
+				details:       ruleDetails(rule, nowNs),
 			})
 		}
 		findings[containerID] = append(findings[containerID], finding{vulnID: get(5), pkg: get(6), installed: get(7), fixed: get(8), severity: get(9)})
@@ -168,7 +188,7 @@ func (a *Alerter) evaluateSQL(ctx context.Context, rule Rule, nowNs int64) ([]ca
 				Summary:     optional(row, summaryCol),
 				Query:       sqlRuleRowsQuery(rule.Query, containerID),
 				Fingerprint: record.NewID(rule.Name, containerID),
-			}})
+			}, details: ruleDetails(rule, nowNs)})
 		}
 		c := &out[i]
 		driver := optional(row, driverCol)
@@ -190,6 +210,13 @@ func (a *Alerter) evaluateSQL(ctx context.Context, rule Rule, nowNs int64) ([]ca
 		}
 	}
 	return out, nil
+}
+
+// ruleDetails returns the details of an alert of a rule that looks at the
+// latest state, so that its window is the evaluation time.
+func ruleDetails(rule Rule, nowNs int64) alertDetails {
+	at := time.Unix(0, nowNs).UTC()
+	return alertDetails{Version: rule.Version, WindowStart: at, WindowEnd: at, Condition: policyCondition(rule)}
 }
 
 func sqlRuleSummary(rule Rule) string {

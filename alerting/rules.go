@@ -25,6 +25,14 @@ const (
 	KindRunningImageFixableVuln = "running-image-fixable-vuln"
 )
 
+// ruleKinds lists every rule kind, for error messages.
+var ruleKinds = []string{
+	KindSQL, KindRunningImageFixableVuln,
+	KindImageAge, KindImageRegistry, KindContainerRoot,
+	KindHostOSEndOfLife, KindHostKernelFloor, KindHostUnexpectedPort,
+	KindLogMatch,
+}
+
 // DefaultRulesName is the file name that errors in the embedded default
 // rules refer to.
 const DefaultRulesName = "rules/default.yaml"
@@ -34,6 +42,19 @@ const maxRulesFileBytes = 1 << 20
 
 //go:embed rules/default.yaml
 var defaultRulesYAML []byte
+
+// PolicyExamplesName is the file name that errors in the embedded policy
+// examples refer to.
+const PolicyExamplesName = "rules/policies.yaml"
+
+//go:embed rules/policies.yaml
+var policyExamplesYAML []byte
+
+// PolicyExamples parses the embedded rules file with one rule of each
+// policy kind.
+func PolicyExamples() ([]Rule, error) {
+	return ParseRules(PolicyExamplesName, policyExamplesYAML)
+}
 
 // alertSeverities lists the valid alert severities, most severe first.
 var alertSeverities = []string{"critical", "high", "medium", "low", "info"}
@@ -60,6 +81,11 @@ type Rule struct {
 	// VulnSeverities are the vulnerability severities that a
 	// KindRunningImageFixableVuln rule matches, upper case.
 	VulnSeverities []string
+	// Policy holds the params of the policy kinds of policies.go.
+	Policy PolicyParams
+	// Version is a digest of the rule's definition, so that an alert
+	// records which version of a rule raised it.
+	Version string
 	// File and Line locate the rule's definition.
 	File string
 	Line int
@@ -244,14 +270,17 @@ func (p *ruleParser) parseRule(n *yaml.Node, path string) (Rule, bool) {
 	r.Kind = kind
 	switch {
 	case !ok:
-		p.fail(n, path+".kind", "missing: expected %s or %s", KindSQL, KindRunningImageFixableVuln)
+		p.fail(n, path+".kind", "missing: expected one of %s", strings.Join(ruleKinds, ", "))
 	case kind == KindSQL:
 		p.parseSQLRule(&r, n, f, path)
 	case kind == KindRunningImageFixableVuln:
 		p.parseVulnRule(&r, n, f, path)
+	case slices.Contains(ruleKinds, kind):
+		p.parsePolicyRule(&r, n, f, path)
 	default:
-		p.fail(f["kind"], path+".kind", "invalid value %q: expected %s or %s", kind, KindSQL, KindRunningImageFixableVuln)
+		p.fail(f["kind"], path+".kind", "invalid value %q: expected one of %s", kind, strings.Join(ruleKinds, ", "))
 	}
+	r.Version = ruleVersion(r)
 	return r, len(p.errs) == before
 }
 

@@ -147,6 +147,7 @@ func TestParseRulesSyntaxError(t *testing.T) {
 
 func FuzzLoadRules(f *testing.F) {
 	f.Add(defaultRulesYAML)
+	f.Add(policyExamplesYAML)
 	for _, name := range []string{"testdata/invalid.yaml", "testdata/custom.yaml"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
@@ -173,6 +174,18 @@ func FuzzLoadRules(f *testing.F) {
 			}
 			if r.Kind == KindRunningImageFixableVuln && len(r.VulnSeverities) == 0 {
 				t.Fatalf("accepted a policy rule without severities: %+v", r)
+			}
+			if r.Kind == KindImageAge && r.Policy.MaxDays <= 0 {
+				t.Fatalf("accepted an image-age rule without max_days: %+v", r)
+			}
+			if r.Kind == KindLogMatch && (r.Policy.Window <= 0 || (r.Policy.Pattern == "") == (r.Policy.TemplateID == 0)) {
+				t.Fatalf("accepted a log-match rule without a window or with other than one of pattern and template_id: %+v", r)
+			}
+			if r.Kind == KindHostUnexpectedPort && len(r.Policy.AllowedPorts) == 0 {
+				t.Fatalf("accepted a host-unexpected-port rule without ports: %+v", r)
+			}
+			if policyQuery(r, queriesSampleTime) == "" && r.Kind != KindSQL && r.Kind != KindRunningImageFixableVuln {
+				t.Fatalf("accepted a rule of kind %q without a query", r.Kind)
 			}
 		}
 	})

@@ -2,7 +2,11 @@ package alerting
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/harrierhq/harrier/storage"
 )
 
 // The queries in this package run on ClickHouse 18.16 as well as on current
@@ -126,8 +130,9 @@ func containerInfoQuery(containerIDs []string) string {
 
 // Queries returns every SQL statement that the rules send to ClickHouse:
 // each rule's query and a sample of the query attached to its alerts, with
-// sampleContainerID and sampleImageID in place of the real ids. Tests run
-// them on every supported ClickHouse version.
+// sampleContainerID and sampleImageID in place of the real ids. It adds the
+// queries of the example policy rules (rules/policies.yaml), of alert plots
+// and of silences. Tests run them on every supported ClickHouse version.
 func Queries(rules []Rule, sampleContainerID, sampleImageID string) []string {
 	var out []string
 	for _, r := range rules {
@@ -139,5 +144,57 @@ func Queries(rules []Rule, sampleContainerID, sampleImageID string) []string {
 		}
 	}
 	out = append(out, containerInfoQuery([]string{sampleContainerID}))
+
+	// The policy kinds are covered by the example rules, whatever rules
+	// were passed in.
+	samples, err := PolicyExamples()
+	if err != nil {
+		panic(fmt.Sprintf("embedded %s: %v", PolicyExamplesName, err))
+	}
+	at := queriesSampleTime
+	for _, r := range append(slices.Clone(rules), samples...) {
+		query := policyQuery(r, at)
+		if query == "" || !policyColumnsShipped(r.Kind) {
+			continue
+		}
+		out = append(out, query, policyRowsQuery(query, sampleContainerID, ""), policyRowsQuery(query, "", sampleContainerID))
+	}
+	for _, name := range []string{"os_eol_date", "listeners"} {
+		out = append(out, hostsColumnQuery(name))
+	}
+	out = append(out, plotQueries(sampleContainerID)...)
+	out = append(out, silencesQuery(queriesSampleTime), silenceIDsQuery)
 	return out
+}
+
+// queriesSampleTime is the evaluation time of the queries that Queries
+// returns.
+var queriesSampleTime = time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
+
+// policyColumnsShipped reports whether the migrations create every hosts
+// column that a policy kind reads, so that Queries leaves out the queries
+// that cannot run yet.
+func policyColumnsShipped(kind string) bool {
+	columns := policyColumns(kind)
+	if len(columns) == 0 {
+		return true
+	}
+	migrations, err := storage.Migrations()
+	if err != nil {
+		return false
+	}
+	for _, name := range columns {
+		found := false
+		for _, m := range migrations {
+			for _, stmt := range m.Statements {
+				if strings.Contains(stmt, name) {
+					found = true
+				}
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

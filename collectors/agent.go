@@ -35,8 +35,12 @@ const (
 	DefaultInterval = 10 * time.Second
 	// BatchSize is the maximum number of messages per Emitter.Write call.
 	BatchSize = 1000
-	// hostInterval is the time between two host records in Run.
+	// hostInterval is the maximum time between two host records in Run.
+	// A change of the host facts is sent at the next check.
 	hostInterval = time.Hour
+	// DefaultHostCheckInterval is the time between two reads of the host
+	// facts, which are sent when they changed.
+	DefaultHostCheckInterval = time.Minute
 )
 
 // AgentConfig configures an Agent. An empty directory disables its source.
@@ -78,6 +82,20 @@ type AgentConfig struct {
 	// Multiline groups the lines of a stack trace into one log record.
 	// Nil sends each line as its own record.
 	Multiline *multiline.Config
+	// HostCheckInterval is the time between two reads of the host facts
+	// under HostRoot. The host record is sent when the facts changed
+	// (uptime aside, unless it went down, which means a reboot), and at
+	// least once an hour. Reading the listening sockets walks every
+	// /proc/<pid>/fd, so this is kept longer than Interval. Zero means
+	// DefaultHostCheckInterval.
+	HostCheckInterval time.Duration
+	// DockerSocket is the Docker Engine API socket, normally
+	// /var/run/docker.sock. When it is set and exists, Run follows its
+	// GET /events stream for container lifecycle events, and while the
+	// stream is connected the events derived from config.v2.json changes
+	// are left out. Empty derives lifecycle events from DockerRoot only.
+	// RunOnce does not read the socket.
+	DockerSocket string
 }
 
 // Emitter writes messages to Kafka. *kafka.Producer implements it.
@@ -98,11 +116,21 @@ type AgentStats struct {
 	Produced int64
 	// ParseErrors counts invalid input: log lines, cgroup files, scan
 	// reports, container configs and host files that could not be parsed.
-	// None of them is sent.
+	// None of them is sent, but the log of a container whose config is
+	// invalid is still followed under the id from its folder name.
 	ParseErrors int64
 	// Redacted counts the secrets replaced in log messages.
 	Redacted int64
+	// Lifecycle counts the container lifecycle events collected.
+	Lifecycle int64
+	// EngineEventsDropped counts the Docker Engine API events dropped
+	// because maxQueuedEngineEvents were waiting for the next pass.
+	EngineEventsDropped int64
 }
+
+// maxQueuedEngineEvents caps the Docker Engine API events kept between two
+// passes. At the default 10 s interval it allows 1,000 events a second.
+const maxQueuedEngineEvents = 10000
 
 // Agent collects the records of one host and writes them to Kafka.
 type Agent struct {
@@ -118,9 +146,23 @@ type Agent struct {
 	scanTimes  map[string]time.Time
 	lastReplay time.Time
 	lastHost   time.Time
-	sampler    *cgroup.Sampler
-	batch      []kafka.Message
-	scratch    []byte
+	// lastHostCheck, hostFingerprint and hostUptime describe the last
+	// host facts read, so that a change is sent at once.
+	lastHostCheck   time.Time
+	hostFingerprint string
+	hostUptime      int64
+	lifecycle       *docker.LifecycleTracker
+	oom             *cgroup.OOMTracker
+	// containerInfo maps a Docker container id to its metadata from the
+	// last pass, to add the image and name to cgroup OOM events.
+	containerInfo map[string]record.Container
+	// engine follows the Docker Engine API events in Run, and
+	// engineEvents keeps the events read since the last pass, under mu.
+	engine       *docker.EventStream
+	engineEvents []record.Lifecycle
+	sampler      *cgroup.Sampler
+	batch        []kafka.Message
+	scratch      []byte
 	// once is set by RunOnce, whose single pass sends the multi-line
 	// records still waiting for a line at the end of a file.
 	once bool
@@ -137,6 +179,9 @@ func NewAgent(cfg AgentConfig, out Emitter, logger *slog.Logger) *Agent {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
 	}
+	if cfg.HostCheckInterval <= 0 {
+		cfg.HostCheckInterval = DefaultHostCheckInterval
+	}
 	return &Agent{
 		cfg:       cfg,
 		out:       out,
@@ -145,6 +190,8 @@ func NewAgent(cfg AgentConfig, out Emitter, logger *slog.Logger) *Agent {
 		followers: make(map[string]*tail.Follower),
 		sent:      make(map[string]string),
 		scanTimes: make(map[string]time.Time),
+		lifecycle: docker.NewLifecycleTracker(),
+		oom:       cgroup.NewOOMTracker(),
 	}
 }
 
@@ -183,6 +230,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.logger.Info("Collector started", "host_id", a.hostID, "interval", a.cfg.Interval)
 	defer a.logger.Info("Collector stopped")
 
+	if a.cfg.DockerSocket != "" {
+		if _, err := os.Stat(a.cfg.DockerSocket); err == nil {
+			a.engine = docker.NewEventStream(a.cfg.DockerSocket, a.queueEngineEvent, a.logger)
+			streamCtx, stopStream := context.WithCancel(ctx)
+			streamDone := make(chan struct{})
+			go func() {
+				defer close(streamDone)
+				a.engine.Run(streamCtx)
+			}()
+			defer func() {
+				stopStream()
+				<-streamDone
+			}()
+		} else {
+			a.logger.Info("Docker socket not found, lifecycle events come from the container folders", "socket", a.cfg.DockerSocket)
+		}
+	}
+
 	ticker := time.NewTicker(a.cfg.Interval)
 	defer ticker.Stop()
 	for {
@@ -195,6 +260,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			// Send the inventory again, since its write may have failed.
 			clear(a.sent)
 			a.lastHost = time.Time{}
+			a.lastHostCheck = time.Time{}
 			// Reopen the files at their committed checkpoints, so that the
 			// lines of the failed write are read again.
 			a.closeFollowers()
@@ -293,18 +359,46 @@ func (a *Agent) reportInvalid(msg string, invalid []error, attrs ...any) {
 
 func (a *Agent) collectInventory(ctx context.Context, containers []docker.Container, files []cri.LogFile) error {
 	now := a.now()
-	if a.cfg.HostRoot != "" && (a.lastHost.IsZero() || now.Sub(a.lastHost) >= hostInterval) {
-		h, invalid := host.Collect(a.cfg.HostRoot, now)
-		a.reportInvalid("Skipped invalid host files", invalid, "root", a.cfg.HostRoot)
-		h.HostID = a.hostID
-		if err := a.add(ctx, host.Record(h, a.cfg.HostRoot)); err != nil {
-			return err
-		}
-		a.lastHost = now
+	if err := a.collectHost(ctx, now); err != nil {
+		return err
 	}
 
+	a.containerInfo = make(map[string]record.Container, len(containers))
+	live := make(map[string]bool, len(containers))
+	var observed []docker.Container
 	for _, c := range containers {
+		live[c.Info.ContainerID] = true
+		// A container whose config could not be read has only its id, and
+		// its logs are still followed. Sending its empty metadata would
+		// replace the good row stored before.
+		if c.MetadataErr != nil {
+			continue
+		}
+		a.containerInfo[c.Info.ContainerID] = c.Info
 		if err := a.addIfChanged(ctx, c.Record()); err != nil {
+			return err
+		}
+		// While the engine's event stream is connected it reports these
+		// events, and the tracker only follows the state.
+		if a.engine == nil || !a.engine.Live() {
+			for _, event := range a.lifecycle.Diff(c) {
+				if err := a.add(ctx, docker.LifecycleRecord(event, c.Dir)); err != nil {
+					return err
+				}
+			}
+		}
+		observed = append(observed, c)
+	}
+	engineEvents := a.takeEngineEvents()
+	for _, event := range engineEvents {
+		if info, known := a.containerInfo[event.ContainerID]; known {
+			event.ImageID = info.ImageID
+			if event.ContainerName == "" {
+				event.ContainerName = info.Name
+			}
+		}
+		if err := a.add(ctx, docker.EngineEventRecord(event, a.cfg.DockerSocket)); err != nil {
+			a.requeueEngineEvents(engineEvents)
 			return err
 		}
 	}
@@ -318,7 +412,92 @@ func (a *Agent) collectInventory(ctx context.Context, containers []docker.Contai
 			return err
 		}
 	}
-	return a.flush(ctx)
+	if err := a.flush(ctx); err != nil {
+		a.requeueEngineEvents(engineEvents)
+		return err
+	}
+
+	// The events are written, so the next pass compares with this state.
+	for _, c := range observed {
+		a.lifecycle.Commit(c)
+	}
+	a.lifecycle.Forget(live)
+	return nil
+}
+
+// queueEngineEvent keeps an event of the Docker Engine API for the next
+// pass. It runs on the event stream's goroutine.
+func (a *Agent) queueEngineEvent(l record.Lifecycle) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.engineEvents) >= maxQueuedEngineEvents {
+		a.stats.EngineEventsDropped++
+		return
+	}
+	a.engineEvents = append(a.engineEvents, l)
+}
+
+func (a *Agent) takeEngineEvents() []record.Lifecycle {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	events := a.engineEvents
+	a.engineEvents = nil
+	return events
+}
+
+// requeueEngineEvents puts back events whose write failed, before the
+// events queued meanwhile, so the next pass sends them in order.
+func (a *Agent) requeueEngineEvents(events []record.Lifecycle) {
+	if len(events) == 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.engineEvents = append(events, a.engineEvents...)
+}
+
+// collectHost reads the host facts every HostCheckInterval and sends them
+// when they changed, or when the last record is older than hostInterval.
+// The uptime is left out of the comparison unless it went down, which
+// means that the host rebooted.
+func (a *Agent) collectHost(ctx context.Context, now time.Time) error {
+	if a.cfg.HostRoot == "" {
+		return nil
+	}
+	if !a.lastHostCheck.IsZero() && now.Sub(a.lastHostCheck) < a.cfg.HostCheckInterval {
+		return nil
+	}
+	h, invalid := host.Collect(a.cfg.HostRoot, now)
+	a.reportInvalid("Skipped invalid host files", invalid, "root", a.cfg.HostRoot)
+	h.HostID = a.hostID
+	a.lastHostCheck = now
+
+	facts := h
+	facts.TimeNs, facts.UptimeS = 0, 0
+	b, err := json.Marshal(facts)
+	if err != nil {
+		return fmt.Errorf("encode host %s: %w", h.HostID, err)
+	}
+	fingerprint := string(b)
+	rebooted := h.UptimeS < a.hostUptime
+	due := a.lastHost.IsZero() || now.Sub(a.lastHost) >= hostInterval
+	a.hostUptime = h.UptimeS
+	if !due && !rebooted && fingerprint == a.hostFingerprint {
+		return nil
+	}
+
+	if err := a.add(ctx, host.Record(h, a.cfg.HostRoot)); err != nil {
+		return err
+	}
+	if err := a.flush(ctx); err != nil {
+		return err
+	}
+	if !due && fingerprint != a.hostFingerprint {
+		a.logger.Info("Host facts changed", "host_id", h.HostID)
+	}
+	a.lastHost = now
+	a.hostFingerprint = fingerprint
+	return nil
 }
 
 // addIfChanged adds a container record unless the same container was
@@ -518,6 +697,31 @@ func (a *Agent) sample(ctx context.Context, s *cgroup.Sampler, t time.Time) erro
 		if err := a.add(ctx, cgroup.Record(m, s.Root(), a.hostID)); err != nil {
 			return err
 		}
+		event, ok := a.oom.Diff(m)
+		if !ok {
+			continue
+		}
+		if info, known := a.containerInfo[m.ContainerID]; known {
+			event.ContainerName, event.ImageID = info.Name, info.ImageID
+		}
+		if err := a.add(ctx, cgroup.OOMRecord(event, s.Root(), m.CgroupPath)); err != nil {
+			return err
+		}
+	}
+	if err := a.flush(ctx); err != nil {
+		return err
+	}
+
+	// The events are written, so the next sample compares with this one.
+	live := make(map[string]bool, len(metrics))
+	for _, m := range metrics {
+		a.oom.Commit(m)
+		live[m.CgroupPath] = true
+	}
+	// Replay snapshots and the live tree share the tracker, so only the
+	// live tree, sampled last, drops the cgroups that are gone.
+	if s == a.sampler {
+		a.oom.Forget(live)
 	}
 	return nil
 }
@@ -589,6 +793,8 @@ func (a *Agent) count(kind record.Kind) {
 		a.stats.Metrics++
 	case record.KindScan:
 		a.stats.Scans++
+	case record.KindLifecycle:
+		a.stats.Lifecycle++
 	}
 }
 

@@ -110,7 +110,16 @@ func TestAgentRunOnceDemoBundle(t *testing.T) {
 		record.TopicLogs:      manifest.LogRecords,
 		record.TopicMetrics:   manifest.MetricRecords,
 		record.TopicScans:     manifest.ScanRecords,
-		record.TopicInventory: manifest.ContainerRecords,
+		record.TopicInventory: manifest.ContainerRecords + int(stats.Lifecycle),
+	}
+	// Every demo Docker container is running, with a Created and a
+	// StartedAt time, so each yields its created and started events.
+	dockerDirs, err := os.ReadDir(filepath.Join(demoDir, "docker", "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Lifecycle != int64(2*len(dockerDirs)) {
+		t.Errorf("lifecycle events = %d, expected %d", stats.Lifecycle, 2*len(dockerDirs))
 	}
 	total := 0
 	perContainer := map[string]int{}

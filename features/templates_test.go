@@ -115,3 +115,27 @@ func containerEnvelope(t *testing.T, containerID, imageID string) record.Envelop
 	}
 	return env
 }
+
+// TestTemplateIDsMaskedAndRaw checks that the windower, which
+// mines masked messages, and the normalizer, which mines raw messages,
+// reach the same template ids, so that they can share one templates table.
+func TestTemplateIDsMaskedAndRaw(t *testing.T) {
+	messages := []string{
+		"Failed password for invalid user admin from 203.0.113.7 port 50022 ssh2",
+		"GET /api/v1/items/42 HTTP/1.1 200 512 0.004s",
+		"session 3f2a9c1e-1b2c-4d5e-8f90-a1b2c3d4e5f6 opened for user root by (uid=0)",
+		"worker 0x7f3a pid=4242 exited with status 1",
+	}
+	raw := drain.NewInMemory(nil)
+	masked := drain.NewInMemory(nil)
+	for _, msg := range messages {
+		rawID, rawTemplate, _ := raw.Match("sha256:aa", msg)
+		maskedID, maskedTemplate, _ := masked.Match("sha256:aa", drain.Mask(msg))
+		if rawID != maskedID {
+			t.Errorf("%q: raw template id %d, masked template id %d", msg, rawID, maskedID)
+		}
+		if rawTemplate != maskedTemplate {
+			t.Errorf("%q: raw template %q, masked template %q", msg, rawTemplate, maskedTemplate)
+		}
+	}
+}

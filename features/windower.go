@@ -47,11 +47,8 @@ type WindowConfig struct {
 	// the same templates. When nil, new_shapes counts new masked shapes of
 	// Shapes instead.
 	//
-	// NOTE: nil is the default because the isolation forest of the demo
-	// replay flags the batch container at minute 46 with the miner: five
-	// message kinds never logged before appear there, and the miner's
-	// quieter baseline (mostly 0 new templates a minute, against 0 to 3
-	// new shapes) makes them stand out.
+	// The scorer's demo tests run the demo bundle with and without a miner
+	// and expect only the sshd incident to alert in both.
 	Templates *drain.Miner
 	// Shapes is the masking miner used when Templates is nil. Default a
 	// fresh NewShapes.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/harrierhq/harrier/collectors"
+	"github.com/harrierhq/harrier/features/drain"
 	"github.com/harrierhq/harrier/internal/demodata"
 	"github.com/harrierhq/harrier/internal/kafka"
 	"github.com/harrierhq/harrier/internal/record"
@@ -101,14 +102,32 @@ func checkDemoAlerts(t *testing.T, manifest demodata.Manifest, alerts []record.A
 	}
 }
 
+// newShapesModes are the two ways the scorer computes new_shapes: masked
+// message shapes, and templates of the drain miner.
+var newShapesModes = []struct {
+	name  string
+	miner func() *drain.Miner
+}{
+	{"shapes", func() *drain.Miner { return nil }},
+	{"templates", func() *drain.Miner { return drain.NewInMemory(nil) }},
+}
+
 // TestScorerDemoReplay feeds the demo bundle in the order the collectors
 // write it: every log file, then every cgroup snapshot. A replay like this
 // needs an allowed lateness as long as the replay, and Flush at its end.
 func TestScorerDemoReplay(t *testing.T) {
 	manifest, msgs := collectDemo(t)
+	for _, mode := range newShapesModes {
+		t.Run(mode.name, func(t *testing.T) {
+			testScorerDemoReplay(t, manifest, msgs, mode.miner())
+		})
+	}
+}
+
+func testScorerDemoReplay(t *testing.T, manifest demodata.Manifest, msgs []kafka.Message, miner *drain.Miner) {
 	store := storagetest.New(t)
 	out := &memoryEmitter{}
-	s := NewScorer(ScorerConfig{AllowedLateness: 24 * time.Hour, Seed: 1}, store, out, nil)
+	s := NewScorer(ScorerConfig{AllowedLateness: 24 * time.Hour, Seed: 1, Templates: miner}, store, out, nil)
 
 	feed(t, s, msgs, 1000)
 	if err := s.Flush(context.Background()); err != nil {
@@ -158,15 +177,19 @@ func TestScorerDemoStream(t *testing.T) {
 		}
 		return 0
 	})
-	out := &memoryEmitter{}
-	// No store: TestScorerDemoReplay checks the tables.
-	s := NewScorer(ScorerConfig{Seed: 1}, nil, out, nil)
-	feed(t, s, msgs, 1000)
-	if err := s.Flush(context.Background()); err != nil {
-		t.Fatal(err)
+	for _, mode := range newShapesModes {
+		t.Run(mode.name, func(t *testing.T) {
+			out := &memoryEmitter{}
+			// No store: TestScorerDemoReplay checks the tables.
+			s := NewScorer(ScorerConfig{Seed: 1, Templates: mode.miner()}, nil, out, nil)
+			feed(t, s, msgs, 1000)
+			if err := s.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if st := s.Stats(); st.LateRecords != 0 {
+				t.Errorf("LateRecords = %d, want 0", st.LateRecords)
+			}
+			checkDemoAlerts(t, manifest, out.alerts(t))
+		})
 	}
-	if st := s.Stats(); st.LateRecords != 0 {
-		t.Errorf("LateRecords = %d, want 0", st.LateRecords)
-	}
-	checkDemoAlerts(t, manifest, out.alerts(t))
 }

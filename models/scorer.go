@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/harrierhq/harrier/features"
+	"github.com/harrierhq/harrier/features/drain"
 	"github.com/harrierhq/harrier/internal/kafka"
 	"github.com/harrierhq/harrier/internal/record"
 	"github.com/harrierhq/harrier/storage"
@@ -54,6 +55,12 @@ type ScorerConfig struct {
 	Contamination float64
 	// Seed makes the forest, and so the scores, reproducible.
 	Seed int64
+	// Templates is the log template miner behind the new_shapes feature:
+	// the number of messages in a window that open a template never seen
+	// before for the container's image. Give it the templates table as its
+	// store so that it shares templates with the normalizer. Nil counts new
+	// masked message shapes instead (features.Shapes).
+	Templates *drain.Miner
 }
 
 // Emitter sends messages to Kafka. *kafka.Producer implements it.
@@ -164,7 +171,7 @@ func NewScorer(cfg ScorerConfig, store *storage.Store, out Emitter, logger *slog
 		store:    store,
 		out:      out,
 		logger:   logger.With("component", "scorer"),
-		windower: features.NewWindower(features.WindowConfig{Size: cfg.Window, AllowedLateness: cfg.AllowedLateness}),
+		windower: features.NewWindower(features.WindowConfig{Size: cfg.Window, AllowedLateness: cfg.AllowedLateness, Templates: cfg.Templates}),
 		now:      time.Now,
 		train:    newTrainingSet(),
 	}

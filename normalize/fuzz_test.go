@@ -54,7 +54,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			if len(p.log.Message) > DefaultMaxMessageBytes || p.log.TimeNs <= 0 || p.log.ContainerID == "" {
 				t.Fatalf("accepted invalid log %+v", p.log)
 			}
-			table, rows = TableEvents, [][]any{eventRow(p.env, p.log, containerInfo{})}
+			table, rows = TableEvents, [][]any{eventRow(p.env, p.log, containerInfo{}, nil)}
 		case p.metric != nil:
 			table, rows = TableMetrics, [][]any{metricRow(p.env, p.metric, containerInfo{})}
 		case p.scan != nil:

@@ -60,6 +60,22 @@ type Config struct {
 	// Security sets TLS and SASL for the Kafka connections; nil means
 	// plaintext.
 	Security *kafka.Security
+	// Templates, when set, gives each event row its log template: the
+	// template_id and template columns. Messages are mined per image id,
+	// or per container id when the image is unknown. Nil stores
+	// template_id 0 and an empty template. *drain.Miner implements it.
+	Templates TemplateMatcher
+}
+
+// TemplateMatcher mines log templates. HandleBatch calls Flush before it
+// returns nil, so the templates of a batch are stored before its offsets
+// are committed.
+type TemplateMatcher interface {
+	// Match returns the id and the current text of the template of
+	// message under key, and whether the message opened the template.
+	Match(key, message string) (id uint64, template string, isNew bool)
+	// Flush stores the templates created or changed since the last Flush.
+	Flush(ctx context.Context) error
 }
 
 // DeadLetterWriter sends rejected records to the deadletters topic.
@@ -214,6 +230,11 @@ func (n *Normalizer) HandleBatch(ctx context.Context, batch []kafka.Message) err
 	if err := n.sendDeadLetters(ctx, dead); err != nil {
 		return err
 	}
+	if n.cfg.Templates != nil && len(rows[TableEvents]) > 0 {
+		if err := n.cfg.Templates.Flush(ctx); err != nil {
+			return fmt.Errorf("store templates of a batch of %d messages: %w", len(batch), err)
+		}
+	}
 
 	for table, r := range rows {
 		n.stored[table].Add(uint64(len(r)))
@@ -247,6 +268,8 @@ func (n *Normalizer) buildRows(ctx context.Context, good []parsed) (map[string][
 			ids[p.log.ContainerID] = true
 		case p.metric != nil && p.metric.ContainerID != "":
 			ids[p.metric.ContainerID] = true
+		case p.lifecycle != nil && (p.lifecycle.ImageID == "" || p.lifecycle.ContainerName == ""):
+			ids[p.lifecycle.ContainerID] = true
 		}
 	}
 	containers, err := n.cache.resolve(ctx, n.store, ids)
@@ -258,7 +281,7 @@ func (n *Normalizer) buildRows(ctx context.Context, good []parsed) (map[string][
 		env := p.env
 		switch {
 		case p.log != nil:
-			rows[TableEvents] = append(rows[TableEvents], eventRow(env, p.log, containers[p.log.ContainerID]))
+			rows[TableEvents] = append(rows[TableEvents], eventRow(env, p.log, containers[p.log.ContainerID], n.cfg.Templates))
 		case p.metric != nil:
 			rows[TableMetrics] = append(rows[TableMetrics], metricRow(env, p.metric, containers[p.metric.ContainerID]))
 		case p.scan != nil:
@@ -268,6 +291,8 @@ func (n *Normalizer) buildRows(ctx context.Context, good []parsed) (map[string][
 			rows[TableHosts] = append(rows[TableHosts], hostRow(env, p.host))
 		case p.container != nil:
 			rows[TableContainers] = append(rows[TableContainers], containerRow(env, p.container))
+		case p.lifecycle != nil:
+			rows[TableContainerEvents] = append(rows[TableContainerEvents], lifecycleRow(env, p.lifecycle, containers[p.lifecycle.ContainerID]))
 		}
 	}
 	return rows, nil

@@ -2,6 +2,8 @@ package normalize
 
 import (
 	"encoding/json"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/harrierhq/harrier/internal/record"
@@ -16,11 +18,12 @@ const (
 	TableImages          = "images"
 	TableVulnerabilities = "vulnerabilities"
 	TableEvents          = "events"
+	TableContainerEvents = "container_events"
 	TableMetrics         = "metrics"
 	TableDeadLetters     = "dead_letters"
 )
 
-var tableOrder = []string{TableContainers, TableHosts, TableImages, TableVulnerabilities, TableEvents, TableMetrics, TableDeadLetters}
+var tableOrder = []string{TableContainers, TableHosts, TableImages, TableVulnerabilities, TableEvents, TableContainerEvents, TableMetrics, TableDeadLetters}
 
 var tableColumns = map[string][]string{
 	TableEvents: {"time", "time_ns", "record_id", "host_id", "container_id", "container_name", "image_id",
@@ -30,7 +33,10 @@ var tableColumns = map[string][]string{
 		"memory_usage_bytes", "memory_working_set_bytes", "memory_limit_bytes", "oom_kills",
 		"pids_current", "pids_max", "io_read_bytes", "io_write_bytes", "collected_ns"},
 	TableHosts: {"host_id", "hostname", "os_id", "os_version", "os_pretty", "kernel", "cpu_model", "cpu_count",
-		"memory_bytes", "uptime_s", "cgroup_mode", "seen_at", "record_id"},
+		"memory_bytes", "uptime_s", "cgroup_mode", "seen_at", "record_id",
+		"arch", "os_eol_date", "runtime", "runtime_version", "listeners"},
+	TableContainerEvents: {"time", "time_ns", "record_id", "host_id", "container_id", "container_name", "image_id",
+		"event", "exit_code", "detail"},
 	TableContainers: {"container_id", "name", "host_id", "runtime", "image_ref", "image_id", "namespace", "pod",
 		"labels", "privileged", "user", "running", "started_at", "seen_at", "record_id"},
 	TableImages: {"image_id", "image_ref", "os_family", "os_name", "scanner", "vulnerabilities", "scanned_at", "record_id"},
@@ -50,17 +56,33 @@ func boolUInt8(b bool) uint8 {
 	return 0
 }
 
-func eventRow(env record.Envelope, l *record.Log, c containerInfo) []any {
+// eventRow builds the events row of a log record. With a nil matcher the
+// row stores template_id 0 and an empty template.
+func eventRow(env record.Envelope, l *record.Log, c containerInfo, templates TemplateMatcher) []any {
 	name := l.ContainerName
 	if name == "" {
 		name = c.name
 	}
+	var templateID uint64
+	var template string
+	if templates != nil {
+		templateID, template, _ = templates.Match(TemplateKey(c.imageID, l.ContainerID), l.Message)
+	}
 	return []any{
 		nsTime(l.TimeNs), l.TimeNs, env.ID, env.HostID, l.ContainerID, name, c.imageID,
 		l.Namespace, l.Pod, l.Runtime, l.Stream, DeriveLevel(l.Message), l.Message,
-		// template_id and template are filled by the template miner later.
-		uint64(0), "", env.Source, env.CollectedNs,
+		templateID, template, env.Source, env.CollectedNs,
 	}
+}
+
+// TemplateKey returns the key under which a container's log templates are
+// mined: the image id, so that every container of an image shares them, or
+// the container id when the image is unknown.
+func TemplateKey(imageID, containerID string) string {
+	if imageID != "" {
+		return imageID
+	}
+	return containerID
 }
 
 func metricRow(env record.Envelope, m *record.Metric, c containerInfo) []any {
@@ -76,6 +98,36 @@ func hostRow(env record.Envelope, h *record.Host) []any {
 	return []any{
 		h.HostID, h.Hostname, h.OSID, h.OSVersion, h.OSPretty, h.Kernel, h.CPUModel, uint32(h.CPUCount),
 		h.MemoryBytes, h.UptimeS, h.CgroupMode, nsTime(h.TimeNs), env.ID,
+		h.Arch, h.OSEOLDate, h.Runtime, h.RuntimeVersion, listenerStrings(h.Listeners),
+	}
+}
+
+// listenerStrings formats each listener as "protocol address:port process",
+// for example "tcp 127.0.0.1:22 sshd" or "tcp6 [::]:80 nginx", without the
+// process when it is unknown.
+func listenerStrings(listeners []record.Listener) []string {
+	out := make([]string, 0, len(listeners))
+	for _, l := range listeners {
+		s := l.Protocol + " " + net.JoinHostPort(l.Address, strconv.Itoa(l.Port))
+		if l.Process != "" {
+			s += " " + l.Process
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func lifecycleRow(env record.Envelope, l *record.Lifecycle, c containerInfo) []any {
+	name, imageID := l.ContainerName, l.ImageID
+	if name == "" {
+		name = c.name
+	}
+	if imageID == "" {
+		imageID = c.imageID
+	}
+	return []any{
+		nsTime(l.TimeNs), l.TimeNs, env.ID, env.HostID, l.ContainerID, name, imageID,
+		l.Event, int32(l.ExitCode), l.Detail,
 	}
 }
 

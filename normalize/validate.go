@@ -14,9 +14,11 @@ const maxTimeNs = int64(1<<32-1) * 1e9
 
 // Accepted values of enumerated payload fields.
 var (
-	streams     = []string{"stdout", "stderr"}
-	cgroupModes = []string{"v1", "v2", "hybrid"}
-	severities  = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
+	streams         = []string{"stdout", "stderr"}
+	cgroupModes     = []string{"v1", "v2", "hybrid"}
+	severities      = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
+	lifecycleEvents = []string{record.EventCreated, record.EventStarted, record.EventExited,
+		record.EventOOMKilled, record.EventRestarted}
 )
 
 // parsed is one envelope with its decoded and validated payload. Exactly
@@ -28,6 +30,7 @@ type parsed struct {
 	scan      *record.Scan
 	host      *record.Host
 	container *record.Container
+	lifecycle *record.Lifecycle
 }
 
 // decodeRecord decodes the envelope in value, checks that its kind belongs
@@ -84,6 +87,12 @@ func decodeRecord(topic string, value []byte, maxMessageBytes int) (parsed, erro
 			return p, err
 		}
 		return p, validateContainer(p.container)
+	case record.KindLifecycle:
+		p.lifecycle = &record.Lifecycle{}
+		if err := decodePayload(env, p.lifecycle); err != nil {
+			return p, err
+		}
+		return p, validateLifecycle(p.lifecycle)
 	}
 	return p, fmt.Errorf("invalid envelope field kind=%q", env.Kind)
 }
@@ -195,6 +204,22 @@ func validateContainer(c *record.Container) error {
 	// started_ns is 0 for a container that never started.
 	if c.StartedNs < 0 || c.StartedNs > maxTimeNs {
 		return fmt.Errorf("invalid container field started_ns=%d: must be between 0 and %d", c.StartedNs, maxTimeNs)
+	}
+	return nil
+}
+
+func validateLifecycle(l *record.Lifecycle) error {
+	if err := checkTime("lifecycle", "time_ns", l.TimeNs); err != nil {
+		return err
+	}
+	if l.ContainerID == "" {
+		return fmt.Errorf("missing lifecycle field container_id")
+	}
+	if err := checkOneOf("lifecycle", "event", l.Event, lifecycleEvents); err != nil {
+		return err
+	}
+	if l.ExitCode < -1<<31 || l.ExitCode > 1<<31-1 {
+		return fmt.Errorf("invalid lifecycle field exit_code=%d: must fit a 32-bit signed integer", l.ExitCode)
 	}
 	return nil
 }

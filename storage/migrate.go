@@ -128,12 +128,8 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 		latest = migrations[len(migrations)-1].Version
 	}
 
-	admin, err := s.adminConn()
-	if err != nil {
+	if err := s.CreateDatabase(ctx); err != nil {
 		return nil, err
-	}
-	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+s.cfg.Database+"`"); err != nil {
-		return nil, fmt.Errorf("create database %s: %w", s.cfg.Database, err)
 	}
 	if err := s.Exec(ctx, SchemaMigrationsTable); err != nil {
 		return nil, err

@@ -287,3 +287,16 @@ func (s *Store) DropDatabase(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CreateDatabase creates the selected database if it does not exist.
+// Migrate calls it; tests that apply statements by hand call it first.
+func (s *Store) CreateDatabase(ctx context.Context) error {
+	admin, err := s.adminConn()
+	if err != nil {
+		return err
+	}
+	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+s.cfg.Database+"`"); err != nil {
+		return fmt.Errorf("create database %s: %w", s.cfg.Database, err)
+	}
+	return nil
+}

@@ -207,7 +207,7 @@ func (d *Dispatcher) AddSilence(s Silence, now time.Time) (string, error) {
 	if s.ID == "" {
 		s.ID = newSilenceID(s, now)
 	}
-	if err := s.validate(); err != nil {
+	if err := s.Validate(); err != nil {
 		return "", err
 	}
 	d.mu.Lock()

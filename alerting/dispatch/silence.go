@@ -26,8 +26,9 @@ type Silence struct {
 	Comment   string
 }
 
-// validate checks the silence's fields.
-func (s Silence) validate() error {
+// Validate checks the silence's fields: at least one matcher with valid
+// label names, and an EndsAt after StartsAt.
+func (s Silence) Validate() error {
 	if len(s.Matchers) == 0 {
 		return fmt.Errorf("invalid silence %q: missing matchers: a silence needs at least one label to match", s.ID)
 	}

@@ -211,8 +211,13 @@ func benchIngest(ctx context.Context, env *cmdEnv, rows, containers int) (benchR
 func benchPipeline(ctx context.Context, env *cmdEnv, cfg *config.Config, store *storage.Store, dockerRoot string, rows int) (float64, error) {
 	producer := kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix)
 	defer producer.Close()
-	n := newNormalizer(cfg, store, producer, env)
 	nctx, cancel := context.WithCancel(ctx)
+	miner, err := newMiner(nctx, cfg, store, env)
+	if err != nil {
+		cancel()
+		return 0, err
+	}
+	n := newNormalizer(cfg, store, producer, miner, env)
 	done := make(chan error, 1)
 	go func() { done <- n.Run(nctx) }()
 	defer func() {
@@ -227,7 +232,7 @@ func benchPipeline(ctx context.Context, env *cmdEnv, cfg *config.Config, store *
 	}
 	fmt.Fprintf(env.stderr, "bench: the collector produced %d records in %.2fs; the normalizer had stored %d event rows by then\n",
 		agent.Stats().Produced, time.Since(start).Seconds(), n.Stats().Stored[normalize.TableEvents])
-	err := waitFor(ctx, 10*time.Minute, func() bool {
+	err = waitFor(ctx, 10*time.Minute, func() bool {
 		return n.Stats().Stored[normalize.TableEvents] >= uint64(rows)
 	})
 	if err != nil {

@@ -113,7 +113,7 @@ func runDemo(ctx context.Context, env *cmdEnv) error {
 		return err
 	}
 
-	p, err := newPipeline(cfg, store, env)
+	p, err := newPipeline(ctx, cfg, store, env)
 	if err != nil {
 		return err
 	}

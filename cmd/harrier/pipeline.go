@@ -26,10 +26,18 @@ type pipeline struct {
 	errs   chan error
 }
 
-func newPipeline(cfg *config.Config, store *storage.Store, env *cmdEnv) (*pipeline, error) {
+func newPipeline(ctx context.Context, cfg *config.Config, store *storage.Store, env *cmdEnv) (*pipeline, error) {
 	p := &pipeline{store: store, producer: kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix), errs: make(chan error, 3)}
-	p.normalizer = newNormalizer(cfg, store, p.producer, env)
-	p.scorer = newScorer(cfg, store, p.producer, env)
+	normalizerMiner, err := newMiner(ctx, cfg, store, env)
+	if err != nil {
+		return nil, err
+	}
+	scorerMiner, err := newMiner(ctx, cfg, store, env)
+	if err != nil {
+		return nil, err
+	}
+	p.normalizer = newNormalizer(cfg, store, p.producer, normalizerMiner, env)
+	p.scorer = newScorer(cfg, store, p.producer, scorerMiner, env)
 	a, err := newAlerter(cfg, store, env)
 	if err != nil {
 		p.producer.Close()

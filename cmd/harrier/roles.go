@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/harrierhq/harrier/alerting/route"
 	"github.com/harrierhq/harrier/collectors"
 	"github.com/harrierhq/harrier/collectors/multiline"
+	"github.com/harrierhq/harrier/features/drain"
 	"github.com/harrierhq/harrier/internal/broker"
 	"github.com/harrierhq/harrier/internal/config"
 	"github.com/harrierhq/harrier/internal/kafka"
@@ -45,36 +45,6 @@ func brokerCommand() *command {
 			serveHTTP(ctx, env)
 			<-ctx.Done()
 			return nil
-		},
-	}
-}
-
-func collectCommand() *command {
-	return &command{
-		name:    "collect",
-		summary: "Run the collector agent: ship container logs, cgroup stats, scan reports and host facts to Kafka.",
-		groups:  []string{"kafka", "collect", "http"},
-		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
-			l.Alias(fs, "kafka", "kafka.brokers")
-			fs.BoolVar(&o.once, "once", false, "read what is there now, send it and exit instead of following")
-		},
-		run: func(ctx context.Context, env *cmdEnv) error {
-			cfg := env.cfg
-			if err := prepareTopics(ctx, cfg); err != nil {
-				return err
-			}
-			p := kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix)
-			defer p.Close()
-			warnMissingSources(cfg, env)
-			agent := collectors.NewAgent(agentConfig(cfg), p, env.logger)
-			serveHTTP(ctx, env)
-			if env.opts.once {
-				err := agent.RunOnce(ctx)
-				stats, _ := json.Marshal(agent.Stats())
-				fmt.Fprintln(env.stdout, string(stats))
-				return err
-			}
-			return agent.Run(ctx)
 		},
 	}
 }
@@ -116,17 +86,19 @@ func agentConfig(cfg *config.Config) collectors.AgentConfig {
 		criRoot = filepath.Dir(criRoot)
 	}
 	return collectors.AgentConfig{
-		DisableRedaction: !cfg.Collect.Redact,
-		Multiline:        grouping,
-		HostID:           cfg.Collect.HostID,
-		DockerRoot:       cfg.Collect.DockerRoot,
-		CRIRoot:          criRoot,
-		CgroupRoot:       cfg.Collect.CgroupRoot,
-		ScanDir:          cfg.Collect.ScanDir,
-		HostRoot:         cfg.Collect.HostRoot,
-		StateDir:         cfg.Collect.StateDir,
-		Interval:         cfg.Collect.Interval,
-		MaxCgroups:       cfg.Collect.MaxCgroups,
+		DisableRedaction:  !cfg.Collect.Redact,
+		HostCheckInterval: cfg.Collect.HostCheckInterval,
+		DockerSocket:      cfg.Collect.DockerSocket,
+		Multiline:         grouping,
+		HostID:            cfg.Collect.HostID,
+		DockerRoot:        cfg.Collect.DockerRoot,
+		CRIRoot:           criRoot,
+		CgroupRoot:        cfg.Collect.CgroupRoot,
+		ScanDir:           cfg.Collect.ScanDir,
+		HostRoot:          cfg.Collect.HostRoot,
+		StateDir:          cfg.Collect.StateDir,
+		Interval:          cfg.Collect.Interval,
+		MaxCgroups:        cfg.Collect.MaxCgroups,
 	}
 }
 
@@ -134,7 +106,7 @@ func normalizeCommand() *command {
 	return &command{
 		name:    "normalize",
 		summary: "Consume the telemetry topics, validate and enrich each record and store it in ClickHouse.",
-		groups:  []string{"kafka", "clickhouse", "normalize", "http"},
+		groups:  []string{"kafka", "clickhouse", "normalize", "features", "http"},
 		setup:   connectionAliases,
 		run: func(ctx context.Context, env *cmdEnv) error {
 			store, err := openStore(ctx, env.cfg, true)
@@ -148,13 +120,46 @@ func normalizeCommand() *command {
 			p := kafka.NewProducer(env.cfg.Kafka.Brokers, env.cfg.Kafka.TopicPrefix)
 			defer p.Close()
 			serveHTTP(ctx, env)
-			return newNormalizer(env.cfg, store, p, env).Run(ctx)
+			miner, err := newMiner(ctx, env.cfg, store, env)
+			if err != nil {
+				return err
+			}
+			return newNormalizer(env.cfg, store, p, miner, env).Run(ctx)
 		},
 	}
 }
 
-func newNormalizer(cfg *config.Config, store *storage.Store, p *kafka.Producer, env *cmdEnv) *normalize.Normalizer {
+// newMiner returns a template miner over the templates table, or nil when
+// features.templates is off. Each role needs a miner of its own: a miner
+// shared with the normalizer would have seen every message before the
+// scorer asks whether it is new. The miner saves its templates until ctx
+// is done.
+func newMiner(ctx context.Context, cfg *config.Config, store *storage.Store, env *cmdEnv) (*drain.Miner, error) {
+	if !cfg.Features.Templates {
+		return nil, nil
+	}
+	miner, err := drain.NewMiner(ctx, drain.Config{
+		Similarity:         cfg.Features.TemplateSimilarity,
+		MaxTemplatesPerKey: cfg.Features.TemplateMaxPerKey,
+	}, drain.NewClickHouseStore(store), env.logger)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := miner.Run(ctx); err != nil && ctx.Err() == nil {
+			env.logger.Error("Template miner stopped", "component", "templates", "err", err)
+		}
+	}()
+	return miner, nil
+}
+
+func newNormalizer(cfg *config.Config, store *storage.Store, p *kafka.Producer, miner *drain.Miner, env *cmdEnv) *normalize.Normalizer {
+	var templates normalize.TemplateMatcher
+	if miner != nil {
+		templates = miner
+	}
 	return normalize.New(normalize.Config{
+		Templates:     templates,
 		Brokers:       cfg.Kafka.Brokers,
 		TopicPrefix:   cfg.Kafka.TopicPrefix,
 		Group:         cfg.Normalize.Group,
@@ -182,13 +187,18 @@ func scoreCommand() *command {
 			p := kafka.NewProducer(env.cfg.Kafka.Brokers, env.cfg.Kafka.TopicPrefix)
 			defer p.Close()
 			serveHTTP(ctx, env)
-			return newScorer(env.cfg, store, p, env).Run(ctx)
+			miner, err := newMiner(ctx, env.cfg, store, env)
+			if err != nil {
+				return err
+			}
+			return newScorer(env.cfg, store, p, miner, env).Run(ctx)
 		},
 	}
 }
 
-func newScorer(cfg *config.Config, store *storage.Store, p *kafka.Producer, env *cmdEnv) *models.Scorer {
+func newScorer(cfg *config.Config, store *storage.Store, p *kafka.Producer, miner *drain.Miner, env *cmdEnv) *models.Scorer {
 	return models.NewScorer(models.ScorerConfig{
+		Templates:          miner,
 		Brokers:            cfg.Kafka.Brokers,
 		TopicPrefix:        cfg.Kafka.TopicPrefix,
 		Window:             cfg.Features.Window,
@@ -344,14 +354,20 @@ func prepareTopics(ctx context.Context, cfg *config.Config) error {
 	return kafka.EnsureTopics(pctx, cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix, cfg.Kafka.Partitions, allTopics...)
 }
 
-// serveHTTP serves /healthz and /metrics on http.addr until ctx is done.
-func serveHTTP(ctx context.Context, env *cmdEnv) {
+// serveHTTP serves /healthz, /metrics and the extra handlers, keyed by
+// path, on http.addr until ctx is done.
+func serveHTTP(ctx context.Context, env *cmdEnv, extra ...map[string]http.Handler) {
 	if env.cfg.HTTP.Addr == "" {
 		return
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("/metrics", promhttp.Handler())
+	for _, handlers := range extra {
+		for path, h := range handlers {
+			mux.Handle(path, h)
+		}
+	}
 	srv := &http.Server{Addr: env.cfg.HTTP.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -4,12 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"path/filepath"
 
 	"github.com/harrierhq/harrier/collectors"
+	"github.com/harrierhq/harrier/collectors/scanpush"
 	"github.com/harrierhq/harrier/internal/broker"
 	"github.com/harrierhq/harrier/internal/config"
-	"github.com/harrierhq/harrier/internal/kafka"
 )
 
 func runCommand() *command {
@@ -50,17 +51,28 @@ func runCommand() *command {
 			if err := prepareTopics(ctx, cfg); err != nil {
 				return err
 			}
-			p, err := newPipeline(cfg, store, env)
+			p, err := newPipeline(ctx, cfg, store, env)
 			if err != nil {
 				return err
 			}
-			serveHTTP(ctx, env)
+			out, err := newCollectorOutput(cfg, env)
+			if err != nil {
+				return err
+			}
+			defer out.close()
+			push, err := newScanPush(cfg, out.emitter, env)
+			if err != nil {
+				return err
+			}
+			handlers := map[string]http.Handler{}
+			if push != nil {
+				handlers[scanpush.Path] = push
+			}
+			serveHTTP(ctx, env, handlers)
 			p.start(ctx)
 
-			producer := kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix)
-			defer producer.Close()
 			warnMissingSources(cfg, env)
-			agent := collectors.NewAgent(agentConfig(cfg), producer, env.logger)
+			agent := collectors.NewAgent(agentConfig(cfg), out.emitter, env.logger)
 			fmt.Fprintf(env.stderr, "harrier run: Kafka %v, ClickHouse %s/%s; stop with Ctrl-C\n", cfg.Kafka.Brokers, cfg.ClickHouse.Addr, cfg.ClickHouse.Database)
 			agentErr := agent.Run(ctx)
 			if err := p.stop(); err != nil {

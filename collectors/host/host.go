@@ -1,6 +1,7 @@
-// Package host reads the facts of a host from its /etc and /proc files:
-// operating system, kernel, CPUs, memory, uptime, hostname, machine id and
-// cgroup layout.
+// Package host reads the facts of a host from its /etc, /proc, /run and
+// /var/lib files: operating system and its end-of-life date, kernel,
+// architecture, CPUs, memory, uptime, hostname, machine id, cgroup layout,
+// container runtime and listening sockets.
 package host
 
 import (
@@ -46,7 +47,10 @@ func Collect(root string, now time.Time) (record.Host, []error) {
 		h.OSID, h.OSVersion, h.OSPretty = osr["ID"], osr["VERSION_ID"], osr["PRETTY_NAME"]
 	}
 
+	h.OSEOLDate = EOLDate(h.OSID, h.OSVersion)
 	h.Kernel = readTrimmed(at("proc/sys/kernel/osrelease"))
+	h.Arch = Arch(root)
+	h.Runtime, h.RuntimeVersion = DetectRuntime(root)
 	h.Hostname = hostname(root)
 
 	if b, err := os.ReadFile(at("proc/cpuinfo")); err == nil {
@@ -71,6 +75,14 @@ func Collect(root string, now time.Time) (record.Host, []error) {
 		h.CgroupMode = string(mode)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		invalid = append(invalid, err)
+	}
+
+	listeners, listenErrs := Listeners(root)
+	invalid = append(invalid, listenErrs...)
+	for _, l := range listeners {
+		h.Listeners = append(h.Listeners, record.Listener{
+			Protocol: l.Protocol, Address: l.Address, Port: l.Port, PID: l.PID, Process: l.Process,
+		})
 	}
 
 	h.HostID = readTrimmed(at("etc/machine-id"))

@@ -145,8 +145,12 @@ func (in *Inspector) dockerDir(dir string) error {
 		if only != "" && filepath.Clean(c.Dir) != only {
 			continue
 		}
-		if err := in.writeRecord(c.Record()); err != nil {
-			return err
+		// A container whose config could not be read was rejected above,
+		// and its logs are still printed under the id from its folder name.
+		if c.MetadataErr == nil {
+			if err := in.writeRecord(c.Record()); err != nil {
+				return err
+			}
 		}
 		rotated := docker.RotatedPaths(c.LogPath)
 		dec := docker.NewDecoder(docker.Target{ContainerID: c.Info.ContainerID, ContainerName: c.Info.Name}, in.now)

@@ -88,6 +88,18 @@ type Collect struct {
 	Interval   time.Duration
 	MaxCgroups int
 
+	HostCheckInterval time.Duration
+	DockerSocket      string
+
+	Spool             bool
+	SpoolMaxBytes     int64
+	SpoolPolicy       string
+	Compression       string
+	ScanPushToken     string
+	ScanPushTokenFile string
+	ScanPushMaxBytes  int64
+	ScanRejectDir     string
+
 	Redact            bool
 	Multiline         bool
 	MultilineStart    string
@@ -98,8 +110,11 @@ type Collect struct {
 
 // Features configures the event-time windows.
 type Features struct {
-	Window          time.Duration
-	AllowedLateness time.Duration
+	Window             time.Duration
+	AllowedLateness    time.Duration
+	Templates          bool
+	TemplateSimilarity float64
+	TemplateMaxPerKey  int
 }
 
 // Models configures the isolation forest.

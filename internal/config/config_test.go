@@ -64,7 +64,6 @@ func TestExampleFileSetsEveryKey(t *testing.T) {
 	}
 }
 
-
 func TestPrecedenceFlagOverEnvOverFile(t *testing.T) {
 	t.Setenv("HARRIER_CLICKHOUSE_DATABASE", "fromenv")
 	t.Setenv("HARRIER_MODELS_TREES", "50")

@@ -90,6 +90,26 @@ func keys(c *Config) []*key {
 			help: "how often cgroups are sampled and files are checked for new lines"},
 		{name: "collect.max_cgroups", def: "2000", kind: kInt, ptr: &c.Collect.MaxCgroups, check: intRange(1, 1000000),
 			help: "maximum number of cgroups sampled per interval"},
+		{name: "collect.host_check_interval", def: "1m", kind: kDuration, ptr: &c.Collect.HostCheckInterval, check: durationRange(time.Second, 24*time.Hour),
+			help: "how often host facts are read; they are sent when they change, after a reboot and at least hourly"},
+		{name: "collect.docker_socket", def: "/var/run/docker.sock", kind: kString, ptr: &c.Collect.DockerSocket,
+			help: "Docker Engine API socket whose event stream gives container lifecycle events; empty derives them from collect.docker_root only"},
+		{name: "collect.spool", def: "true", kind: kBool, ptr: &c.Collect.Spool,
+			help: "keep records in an on-disk spool under collect.state_dir while Kafka is unreachable, and send them in order when it returns"},
+		{name: "collect.spool_max_bytes", def: "268435456", kind: kInt64, ptr: &c.Collect.SpoolMaxBytes, check: int64Range(1<<20, 1<<40),
+			help: "maximum bytes of spool files on disk"},
+		{name: "collect.spool_policy", def: "block", kind: kString, ptr: &c.Collect.SpoolPolicy, check: oneOf("block", "drop-oldest", "drop-newest"),
+			help: "what a full spool does: block (reading pauses, nothing is lost), drop-oldest or drop-newest (counted)"},
+		{name: "collect.compression", def: "lz4", kind: kString, ptr: &c.Collect.Compression, check: oneOf("none", "gzip", "snappy", "lz4", "zstd"),
+			help: "compression of the batches the collector produces"},
+		{name: "collect.scan_push_token", def: "", kind: kString, ptr: &c.Collect.ScanPushToken,
+			help: "bearer token of POST /v1/scans on http.addr; empty with an empty token file turns the endpoint off; prefer collect.scan_push_token_file"},
+		{name: "collect.scan_push_token_file", def: "", kind: kString, ptr: &c.Collect.ScanPushTokenFile,
+			help: "file whose content (without a trailing newline) is the bearer token of POST /v1/scans"},
+		{name: "collect.scan_push_max_bytes", def: "33554432", kind: kInt64, ptr: &c.Collect.ScanPushMaxBytes, check: int64Range(1024, 1<<32),
+			help: "maximum body of a pushed scan report in bytes; larger bodies get HTTP 413"},
+		{name: "collect.scan_reject_dir", def: "", kind: kString, ptr: &c.Collect.ScanRejectDir,
+			help: "folder where pushed reports that could not be parsed are kept; empty uses <state_dir>/rejected-scans, or keeps none without a state dir"},
 		{name: "collect.redact", def: "true", kind: kBool, ptr: &c.Collect.Redact,
 			help: "replace private keys, bearer tokens, cloud access keys and password values in log lines before they leave the host"},
 		{name: "collect.multiline", def: "false", kind: kBool, ptr: &c.Collect.Multiline,
@@ -107,6 +127,12 @@ func keys(c *Config) []*key {
 			help: "length of the tumbling event-time windows features are computed over"},
 		{name: "features.allowed_lateness", def: "30s", kind: kDuration, ptr: &c.Features.AllowedLateness, check: durationRange(0, 24*time.Hour),
 			help: "how far behind the newest event time a record may arrive and still count in its window"},
+		{name: "features.templates", def: "true", kind: kBool, ptr: &c.Features.Templates,
+			help: "mine log templates (Drain) per image: events store their template id, and new templates count as a feature"},
+		{name: "features.template_similarity", def: "0.5", kind: kFloat, ptr: &c.Features.TemplateSimilarity, check: floatRange(0.01, 1),
+			help: "share of tokens a line must have in common with a template to join it"},
+		{name: "features.template_max_per_key", def: "10000", kind: kInt, ptr: &c.Features.TemplateMaxPerKey, check: intRange(10, 10000000),
+			help: "maximum templates kept per image; lines beyond it get no template"},
 
 		{name: "models.trees", def: "100", kind: kInt, ptr: &c.Models.Trees, check: intRange(1, 10000),
 			help: "trees in the isolation forest"},
@@ -210,6 +236,15 @@ func identifier(v any) string {
 		}
 	}
 	return ""
+}
+
+func int64Range(lo, hi int64) func(any) string {
+	return func(v any) string {
+		if n := v.(int64); n < lo || n > hi {
+			return fmt.Sprintf("expected an integer from %d to %d", lo, hi)
+		}
+		return ""
+	}
 }
 
 func intRange(lo, hi int) func(any) string {

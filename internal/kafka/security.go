@@ -165,3 +165,7 @@ func SetProcessSecurity(sec *Security) error {
 	processSecurity = sec
 	return nil
 }
+
+// ProcessTransport returns the kafka-go transport with the TLS and SASL
+// setup of SetProcessSecurity, for producers built outside this package.
+func ProcessTransport() (*kg.Transport, error) { return processSecurity.transport() }

@@ -26,6 +26,8 @@ const (
 	KindHost      Kind = "host"
 	KindContainer Kind = "container"
 	KindAlert     Kind = "alert"
+	// KindLifecycle is a container lifecycle event, see Lifecycle.
+	KindLifecycle Kind = "lifecycle"
 )
 
 // Topic suffixes. The full topic name is the configured prefix (default
@@ -48,7 +50,7 @@ func TopicFor(k Kind) string {
 		return TopicMetrics
 	case KindScan:
 		return TopicScans
-	case KindHost, KindContainer:
+	case KindHost, KindContainer, KindLifecycle:
 		return TopicInventory
 	case KindAlert:
 		return TopicAlerts
@@ -76,7 +78,8 @@ type Envelope struct {
 	// CollectedNs is the wall-clock time the collector read the record, in
 	// nanoseconds since the Unix epoch.
 	CollectedNs int64 `json:"collected_ns"`
-	// Payload is one of Log, Metric, Scan, Host, Container or Alert, as JSON.
+	// Payload is one of Log, Metric, Scan, Host, Container, Lifecycle or
+	// Alert, as JSON.
 	Payload json.RawMessage `json:"payload"`
 }
 
@@ -112,9 +115,9 @@ func Decode(b []byte) (Envelope, error) {
 		return env, fmt.Errorf("invalid envelope field v=%d: this build reads versions 1 to %d", env.Version, Version)
 	}
 	switch env.Kind {
-	case KindLog, KindMetric, KindScan, KindHost, KindContainer, KindAlert:
+	case KindLog, KindMetric, KindScan, KindHost, KindContainer, KindLifecycle, KindAlert:
 	default:
-		return env, fmt.Errorf("invalid envelope field kind=%q: expected log, metric, scan, host, container or alert", env.Kind)
+		return env, fmt.Errorf("invalid envelope field kind=%q: expected log, metric, scan, host, container, lifecycle or alert", env.Kind)
 	}
 	if env.ID == "" {
 		return env, fmt.Errorf("missing envelope field id")
@@ -215,6 +218,32 @@ type Host struct {
 	MemoryBytes int64  `json:"memory_bytes"`
 	UptimeS     int64  `json:"uptime_s"`
 	CgroupMode  string `json:"cgroup_mode"`
+	// Arch is the machine hardware name as uname prints it, for example
+	// "x86_64" or "aarch64".
+	Arch string `json:"arch,omitempty"`
+	// OSEOLDate is the date, "YYYY-MM-DD", after which the OS release gets
+	// no more security updates from its vendor. It is empty for a release
+	// the collector's table does not list.
+	OSEOLDate string `json:"os_eol_date,omitempty"`
+	// Runtime is the container runtime found on the host, "docker" or
+	// "containerd", or empty.
+	Runtime string `json:"runtime,omitempty"`
+	// RuntimeVersion is the runtime's version where a file on the host
+	// records it, or empty.
+	RuntimeVersion string `json:"runtime_version,omitempty"`
+	// Listeners are the listening TCP sockets and bound UDP sockets.
+	Listeners []Listener `json:"listeners,omitempty"`
+}
+
+// Listener is one listening socket of a host and the process that owns it.
+type Listener struct {
+	// Protocol is tcp, tcp6, udp or udp6.
+	Protocol string `json:"protocol"`
+	Address  string `json:"address"`
+	Port     int    `json:"port"`
+	// PID and Process are 0 and "" when the owner could not be read.
+	PID     int    `json:"pid,omitempty"`
+	Process string `json:"process,omitempty"`
 }
 
 // Container is the metadata of one container, read from the runtime's files.

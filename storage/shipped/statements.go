@@ -12,6 +12,7 @@ import (
 
 	"github.com/harrierhq/harrier/alerting"
 	"github.com/harrierhq/harrier/dashboards"
+	"github.com/harrierhq/harrier/features/drain"
 	"github.com/harrierhq/harrier/models"
 	"github.com/harrierhq/harrier/normalize"
 	"github.com/harrierhq/harrier/storage"
@@ -34,9 +35,7 @@ type Statement struct {
 const SampleContainerID = "c4dd52f960e2c4dd52f960e2"
 
 // Statements returns the schema statements in the order Migrate applies
-// them, followed by every query. Queries name tables without a database,
-// except the dashboard panels, which name the database "harrier" as
-// Grafana needs; callers on another database replace "harrier.".
+// them, followed by every query. Queries name tables without a database.
 func Statements() ([]Statement, error) {
 	var out []Statement
 
@@ -61,27 +60,20 @@ func Statements() ([]Statement, error) {
 		// Schema is set so that the tests run it as a statement without
 		// rows; it drops data, and the partition here does not exist.
 		Statement{Source: "storage.DropPartitionStatement", SQL: storage.DropPartitionStatement("events", "20000101"), Schema: true},
+		Statement{Source: "drain.TemplatesLoadQuery", SQL: drain.TemplatesLoadQuery},
 		Statement{
 			Source: "normalize.ContainerLookupQuery",
 			SQL:    strings.Replace(normalize.ContainerLookupQuery(1), "?", models.QuoteString(SampleContainerID), 1),
 		},
 	)
 
-	boards, err := dashboards.All()
+	to := time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
+	panels, err := dashboards.Statements(to.Add(-7*24*time.Hour), to, map[string]string{"container": SampleContainerID})
 	if err != nil {
 		return nil, fmt.Errorf("load dashboards: %w", err)
 	}
-	to := time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC).Unix()
-	from := to - 7*86400
-	for name, d := range boards {
-		for _, p := range d.Panels {
-			for i, target := range p.Targets {
-				out = append(out, Statement{
-					Source: fmt.Sprintf("dashboard %s panel %q target %d", name, p.Title, i+1),
-					SQL:    dashboards.ExpandMacros(target.RawSQL, from, to),
-				})
-			}
-		}
+	for _, p := range panels {
+		out = append(out, Statement{Source: p.Source, SQL: p.SQL})
 	}
 
 	rules, err := alerting.DefaultRules()
