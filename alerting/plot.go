@@ -32,6 +32,9 @@ type PlotData struct {
 	AlertID, Name, Source, ContainerID, ContainerName string
 	// WindowStart and WindowEnd bound the window the alert fired on.
 	WindowStart, WindowEnd time.Time
+	// From and To bound the time drawn. Zero values draw the range of the
+	// series.
+	From, To time.Time
 	// Times are the feature window starts, and Features[name][i] the value
 	// of a feature in window Times[i].
 	Times    []time.Time
@@ -131,6 +134,7 @@ func LoadPlotData(ctx context.Context, store *storage.Store, alertID string, mar
 	}
 
 	from, to := d.WindowStart.Add(-margin), d.WindowEnd.Add(margin)
+	d.From, d.To = from, to
 	_, rows, err = store.Query(ctx, featureSeriesQuery(d.ContainerID, from, to))
 	if err != nil {
 		return PlotData{}, fmt.Errorf("read features of container %s: %w", d.ContainerID, err)
@@ -209,6 +213,12 @@ func RenderPlot(d PlotData, widthPx, heightPx int) ([]byte, error) {
 	scorePanel.X.Label.Text = fmt.Sprintf("seconds from %s (alert window start)", origin.UTC().Format("2006-01-02 15:04:05 UTC"))
 	panels[0].Title.Text = fmt.Sprintf("%s %s, container %s", d.Source, d.Name, firstNonEmpty(d.ContainerName, shortID(d.ContainerID)))
 	panels = append(panels, scorePanel)
+	if !d.From.IsZero() && d.To.After(d.From) {
+		// The same x range on every panel lines the series up.
+		for _, p := range panels {
+			p.X.Min, p.X.Max = d.From.Sub(origin).Seconds(), d.To.Sub(origin).Seconds()
+		}
+	}
 
 	dpi := vg.Length(PlotDPI)
 	canvas := vgimg.NewWith(vgimg.UseWH(vg.Length(widthPx)*vg.Inch/dpi, vg.Length(heightPx)*vg.Inch/dpi), vgimg.UseDPI(PlotDPI))

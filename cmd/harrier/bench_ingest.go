@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/harrierhq/harrier/collectors"
@@ -212,7 +213,9 @@ func benchPipeline(ctx context.Context, env *cmdEnv, cfg *config.Config, store *
 	producer := kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix)
 	defer producer.Close()
 	nctx, cancel := context.WithCancel(ctx)
-	miner, err := newMiner(nctx, cfg, store, env)
+	var minerWG sync.WaitGroup
+	defer minerWG.Wait()
+	miner, err := newMiner(nctx, cfg, store, env, &minerWG)
 	if err != nil {
 		cancel()
 		return 0, err

@@ -24,16 +24,26 @@ type pipeline struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	errs   chan error
+
+	// minerWG and stopMiners end the template miners after the roles, so
+	// that their final save reaches the store before it closes.
+	minerWG    sync.WaitGroup
+	stopMiners context.CancelFunc
 }
 
 func newPipeline(ctx context.Context, cfg *config.Config, store *storage.Store, env *cmdEnv) (*pipeline, error) {
 	p := &pipeline{store: store, producer: kafka.NewProducer(cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix), errs: make(chan error, 3)}
-	normalizerMiner, err := newMiner(ctx, cfg, store, env)
+	minerCtx, stopMiners := context.WithCancel(ctx)
+	p.stopMiners = stopMiners
+	normalizerMiner, err := newMiner(minerCtx, cfg, store, env, &p.minerWG)
 	if err != nil {
+		stopMiners()
 		return nil, err
 	}
-	scorerMiner, err := newMiner(ctx, cfg, store, env)
+	scorerMiner, err := newMiner(minerCtx, cfg, store, env, &p.minerWG)
 	if err != nil {
+		stopMiners()
+		p.minerWG.Wait()
 		return nil, err
 	}
 	p.normalizer = newNormalizer(cfg, store, p.producer, normalizerMiner, env)
@@ -67,6 +77,8 @@ func (p *pipeline) stop() error {
 		p.cancel()
 	}
 	p.wg.Wait()
+	p.stopMiners()
+	p.minerWG.Wait()
 	p.producer.Close()
 	select {
 	case err := <-p.errs:

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/harrierhq/harrier/alerting"
@@ -120,7 +121,14 @@ func normalizeCommand() *command {
 			p := kafka.NewProducer(env.cfg.Kafka.Brokers, env.cfg.Kafka.TopicPrefix)
 			defer p.Close()
 			serveHTTP(ctx, env)
-			miner, err := newMiner(ctx, env.cfg, store, env)
+			// The miner's final save must finish before the store closes.
+			var minerWG sync.WaitGroup
+			minerCtx, stopMiner := context.WithCancel(ctx)
+			defer func() {
+				stopMiner()
+				minerWG.Wait()
+			}()
+			miner, err := newMiner(minerCtx, env.cfg, store, env, &minerWG)
 			if err != nil {
 				return err
 			}
@@ -133,8 +141,9 @@ func normalizeCommand() *command {
 // features.templates is off. Each role needs a miner of its own: a miner
 // shared with the normalizer would have seen every message before the
 // scorer asks whether it is new. The miner saves its templates until ctx
-// is done.
-func newMiner(ctx context.Context, cfg *config.Config, store *storage.Store, env *cmdEnv) (*drain.Miner, error) {
+// is done, and wg is done after its final save, so callers wait on wg
+// before they close the store.
+func newMiner(ctx context.Context, cfg *config.Config, store *storage.Store, env *cmdEnv, wg *sync.WaitGroup) (*drain.Miner, error) {
 	if !cfg.Features.Templates {
 		return nil, nil
 	}
@@ -145,7 +154,9 @@ func newMiner(ctx context.Context, cfg *config.Config, store *storage.Store, env
 	if err != nil {
 		return nil, err
 	}
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		if err := miner.Run(ctx); err != nil && ctx.Err() == nil {
 			env.logger.Error("Template miner stopped", "component", "templates", "err", err)
 		}
@@ -187,7 +198,14 @@ func scoreCommand() *command {
 			p := kafka.NewProducer(env.cfg.Kafka.Brokers, env.cfg.Kafka.TopicPrefix)
 			defer p.Close()
 			serveHTTP(ctx, env)
-			miner, err := newMiner(ctx, env.cfg, store, env)
+			// The miner's final save must finish before the store closes.
+			var minerWG sync.WaitGroup
+			minerCtx, stopMiner := context.WithCancel(ctx)
+			defer func() {
+				stopMiner()
+				minerWG.Wait()
+			}()
+			miner, err := newMiner(minerCtx, env.cfg, store, env, &minerWG)
 			if err != nil {
 				return err
 			}
