@@ -22,6 +22,7 @@ import (
 	"github.com/harrierhq/harrier/alerting/dispatch"
 	"github.com/harrierhq/harrier/alerting/route"
 	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/metrics"
 	"github.com/harrierhq/harrier/internal/record"
 	"github.com/harrierhq/harrier/storage"
 )
@@ -79,6 +80,8 @@ type Config struct {
 	// alerts. Default time.Now. `harrier rules test` sets it to the time of
 	// the last recorded event.
 	Clock func() time.Time
+	// Metrics records the alerts read and stored; nil records nothing.
+	Metrics *metrics.Role
 }
 
 // Stats counts the work of an Alerter since it was created.
@@ -269,6 +272,7 @@ func (a *Alerter) Run(ctx context.Context) error {
 		Group:       a.cfg.Group,
 		Topics:      []string{record.TopicAlerts},
 		Logger:      a.logger,
+		Role:        a.cfg.Metrics,
 	}, a.HandleBatch)
 	wg.Wait()
 	return err
@@ -449,6 +453,7 @@ func (a *Alerter) raise(ctx context.Context, alerts []candidate) error {
 	if err := a.store.Insert(ctx, "alerts", alertColumns, rows); err != nil {
 		return fmt.Errorf("store %d alerts: %w", len(rows), err)
 	}
+	a.cfg.Metrics.Out("alerts", len(rows))
 	// NOTE: the two inserts are not atomic. When the second fails, the
 	// alerts are stored without details and are not raised again.
 	if err := a.store.Insert(ctx, "alert_details", alertDetailColumns, detailRows); err != nil {

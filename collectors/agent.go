@@ -26,6 +26,7 @@ import (
 	"github.com/harrierhq/harrier/collectors/redact"
 	"github.com/harrierhq/harrier/collectors/scan"
 	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/metrics"
 	"github.com/harrierhq/harrier/internal/record"
 )
 
@@ -96,6 +97,11 @@ type AgentConfig struct {
 	// are left out. Empty derives lifecycle events from DockerRoot only.
 	// RunOnce does not read the socket.
 	DockerSocket string
+	// Metrics receives the agent's metrics: records out per topic, the
+	// size and write time of each batch, and records dropped as
+	// "parse_error" (AgentStats.ParseErrors) or "engine_queue_full"
+	// (AgentStats.EngineEventsDropped). Nil records none.
+	Metrics *metrics.Role
 }
 
 // Emitter writes messages to Kafka. *kafka.Producer implements it.
@@ -432,6 +438,7 @@ func (a *Agent) queueEngineEvent(l record.Lifecycle) {
 	defer a.mu.Unlock()
 	if len(a.engineEvents) >= maxQueuedEngineEvents {
 		a.stats.EngineEventsDropped++
+		a.cfg.Metrics.Dropped("engine_queue_full", 1)
 		return
 	}
 	a.engineEvents = append(a.engineEvents, l)
@@ -769,12 +776,14 @@ func (a *Agent) flush(ctx context.Context) error {
 	if len(a.batch) == 0 {
 		return nil
 	}
+	start := time.Now()
 	if err := a.out.Write(ctx, a.batch...); err != nil {
 		return fmt.Errorf("write %d records: %w", len(a.batch), err)
 	}
 	a.mu.Lock()
 	a.stats.Produced += int64(len(a.batch))
 	a.mu.Unlock()
+	a.recordBatch(time.Since(start))
 	a.batch = a.batch[:0]
 	return nil
 }
@@ -800,8 +809,25 @@ func (a *Agent) count(kind record.Kind) {
 
 func (a *Agent) addParseErrors(n int64) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.stats.ParseErrors += n
+	a.mu.Unlock()
+	a.cfg.Metrics.Dropped("parse_error", int(n))
+}
+
+// recordBatch adds the written batch to the metrics: its records per
+// topic, its size and the time its write took.
+func (a *Agent) recordBatch(took time.Duration) {
+	if a.cfg.Metrics == nil {
+		return
+	}
+	perTopic := map[string]int{}
+	for _, m := range a.batch {
+		perTopic[m.Topic]++
+	}
+	for topic, n := range perTopic {
+		a.cfg.Metrics.Out(topic, n)
+	}
+	a.cfg.Metrics.Batch(len(a.batch), took.Seconds())
 }
 
 func (a *Agent) closeFollowers() {

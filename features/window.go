@@ -35,6 +35,48 @@ const (
 	IndexNewShapes
 )
 
+// Names of the features a window stores beside the model vector, in the
+// order of Window.Extra. They match feature columns of the features table.
+// They are kept out of the forest's vector: see docs/features.md.
+const (
+	FeatureMemorySlope     = "memory_slope_bytes_per_s"
+	FeatureOOMKills        = "oom_kills"
+	FeaturePidsCurrent     = "pids_current"
+	FeaturePidsGrowth      = "pids_growth"
+	FeatureIOReadRate      = "io_read_bytes_per_s"
+	FeatureIOWriteRate     = "io_write_bytes_per_s"
+	FeatureAuthFailures    = "auth_failure_lines"
+	FeatureSourceAddresses = "source_addresses"
+	FeatureTemplateEntropy = "template_entropy_bits"
+)
+
+// ExtraFeatureNames lists the stored features of a window in the order of
+// Window.Extra.
+var ExtraFeatureNames = []string{
+	FeatureMemorySlope,
+	FeatureOOMKills,
+	FeaturePidsCurrent,
+	FeaturePidsGrowth,
+	FeatureIOReadRate,
+	FeatureIOWriteRate,
+	FeatureAuthFailures,
+	FeatureSourceAddresses,
+	FeatureTemplateEntropy,
+}
+
+// Indexes of the features in Window.Extra.
+const (
+	IndexMemorySlope = iota
+	IndexOOMKills
+	IndexPidsCurrent
+	IndexPidsGrowth
+	IndexIOReadRate
+	IndexIOWriteRate
+	IndexAuthFailures
+	IndexSourceAddresses
+	IndexTemplateEntropy
+)
+
 // Window is the feature vector of one container over one closed tumbling
 // window [Start, Start+Size) of event time.
 type Window struct {
@@ -47,8 +89,12 @@ type Window struct {
 	ImageRef string
 	Start    time.Time
 	Size     time.Duration
-	// Values holds one value per entry of FeatureNames, in that order.
+	// Values holds one value per entry of FeatureNames, in that order. It
+	// is the vector the isolation forest sees.
 	Values []float64
+	// Extra holds one value per entry of ExtraFeatureNames, in that order.
+	// These features are stored but not scored.
+	Extra []float64
 	// MetricSamples is the number of cgroup samples inside the window. When
 	// it is 0 the CPU and memory features carry the container's previous
 	// known values forward.
@@ -64,11 +110,17 @@ func (w Window) End() time.Time {
 	return w.Start.Add(w.Size)
 }
 
-// Feature returns the value of the named feature, or 0 for an unknown name.
+// Feature returns the value of the named feature of FeatureNames or
+// ExtraFeatureNames, or 0 for an unknown name.
 func (w Window) Feature(name string) float64 {
 	for i, n := range FeatureNames {
 		if n == name && i < len(w.Values) {
 			return w.Values[i]
+		}
+	}
+	for i, n := range ExtraFeatureNames {
+		if n == name && i < len(w.Extra) {
+			return w.Extra[i]
 		}
 	}
 	return 0

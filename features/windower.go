@@ -124,13 +124,19 @@ type openWindow struct {
 	ids        map[string]struct{}
 	logLines   int
 	errorLines int
+	// authFailures counts the lines IsAuthFailureLine selects.
+	authFailures int
+	// addresses holds the distinct IP addresses found in the window's
+	// log lines, in their canonical text form.
+	addresses map[string]struct{}
 	// messages holds the distinct masked log messages of the window in
 	// arrival order when a template miner is set. They are matched when
 	// the window closes, once a late inventory record has set the image id.
 	messages []string
-	seen     map[string]struct{}
-	// shapes holds the shape ids of the window when no miner is set.
-	shapes  map[uint64]struct{}
+	// seen counts the lines of each masked message in messages.
+	seen map[string]int
+	// shapes counts the lines of each shape id when no miner is set.
+	shapes  map[uint64]int
 	samples []sample
 }
 
@@ -139,6 +145,10 @@ type sample struct {
 	usage     int64
 	throttled int64
 	memory    int64
+	oomKills  int64
+	pids      int64
+	ioRead    int64
+	ioWrite   int64
 }
 
 // NewWindower returns a Windower with cfg's defaults filled in.
@@ -260,6 +270,8 @@ func (w *Windower) AddLog(id, hostID string, l record.Log) ([]Window, error) {
 		shape = ShapeID(MaskMessage(l.Message))
 	}
 	isError := IsErrorLine(l.Message)
+	isAuthFailure := IsAuthFailureLine(l.Message)
+	addresses := SourceAddresses(l.Message)
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -277,11 +289,19 @@ func (w *Windower) AddLog(id, hostID string, l record.Log) ([]Window, error) {
 		if isError {
 			win.errorLines++
 		}
+		if isAuthFailure {
+			win.authFailures++
+		}
+		for _, a := range addresses {
+			win.addresses[a] = struct{}{}
+		}
 		if w.templates == nil {
-			win.shapes[shape] = struct{}{}
-		} else if _, ok := win.seen[masked]; !ok {
-			win.seen[masked] = struct{}{}
-			win.messages = append(win.messages, masked)
+			win.shapes[shape]++
+		} else {
+			if win.seen[masked] == 0 {
+				win.messages = append(win.messages, masked)
+			}
+			win.seen[masked]++
 		}
 	}
 	return w.advance(st, l.TimeNs), nil
@@ -317,6 +337,10 @@ func (w *Windower) AddMetric(id, hostID string, m record.Metric) ([]Window, erro
 			usage:     m.CPUUsageNs,
 			throttled: m.CPUThrottledNs,
 			memory:    memory,
+			oomKills:  m.OOMKills,
+			pids:      m.PidsCurrent,
+			ioRead:    m.IOReadBytes,
+			ioWrite:   m.IOWriteBytes,
 		})
 	}
 	return w.advance(st, m.TimeNs), nil
@@ -375,7 +399,13 @@ func (w *Windower) window(st *containerState, id string, t int64) *openWindow {
 	}
 	win := st.open[start]
 	if win == nil {
-		win = &openWindow{start: start, ids: make(map[string]struct{}), seen: make(map[string]struct{}), shapes: make(map[uint64]struct{})}
+		win = &openWindow{
+			start:     start,
+			ids:       make(map[string]struct{}),
+			addresses: make(map[string]struct{}),
+			seen:      make(map[string]int),
+			shapes:    make(map[uint64]int),
+		}
 		st.open[start] = win
 		w.stats.OpenWindows++
 	}

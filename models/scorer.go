@@ -12,6 +12,7 @@ import (
 	"github.com/harrierhq/harrier/features"
 	"github.com/harrierhq/harrier/features/drain"
 	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/metrics"
 	"github.com/harrierhq/harrier/internal/record"
 	"github.com/harrierhq/harrier/storage"
 )
@@ -61,6 +62,12 @@ type ScorerConfig struct {
 	// store so that it shares templates with the normalizer. Nil counts new
 	// masked message shapes instead (features.Shapes).
 	Templates *drain.Miner
+	// Metrics receives the role's metrics. They are the consumer's records
+	// in, lag and batches, records dropped as "invalid" or "late", rows out
+	// to the features and scores tables, and alerts out to the alerts
+	// topic. The record latency is the time from a window's end to the
+	// storing of its features. Nil records none.
+	Metrics *metrics.Role
 }
 
 // Emitter sends messages to Kafka. *kafka.Producer implements it.
@@ -187,6 +194,7 @@ func (s *Scorer) Run(ctx context.Context) error {
 		TopicPrefix: s.cfg.TopicPrefix,
 		Group:       s.cfg.Group,
 		Topics:      []string{record.TopicLogs, record.TopicMetrics, record.TopicInventory},
+		Role:        s.cfg.Metrics,
 		Logger:      s.logger,
 	}, s.HandleBatch)
 	st := s.Stats()
@@ -208,6 +216,7 @@ func (s *Scorer) HandleBatch(ctx context.Context, batch []kafka.Message) error {
 	defer s.mu.Unlock()
 
 	invalid := 0
+	lateBefore := s.windower.Stats().Late
 	for _, m := range batch {
 		env, err := record.Decode(m.Value)
 		if err != nil {
@@ -229,7 +238,11 @@ func (s *Scorer) HandleBatch(ctx context.Context, batch []kafka.Message) error {
 	}
 	if invalid > 0 {
 		s.stats.InvalidRecords += int64(invalid)
+		s.cfg.Metrics.Dropped("invalid", invalid)
 		s.logger.Warn("Skipped invalid records", "count", invalid, "batch", len(batch))
+	}
+	if late := s.windower.Stats().Late - lateBefore; late > 0 {
+		s.cfg.Metrics.Dropped("late", int(late))
 	}
 	return s.process(ctx)
 }
@@ -356,6 +369,10 @@ func (s *Scorer) storeFeatures(ctx context.Context) error {
 	}
 	for _, p := range stored {
 		p.featuresStored = true
+		s.cfg.Metrics.Latency(computed.Sub(p.window.Start.Add(p.window.Size)).Seconds())
+	}
+	if s.store != nil {
+		s.cfg.Metrics.Out("features", len(rows))
 	}
 	return nil
 }
@@ -398,6 +415,9 @@ func (s *Scorer) storeScores(ctx context.Context) error {
 	for _, p := range stored {
 		p.scoresStored = true
 	}
+	if s.store != nil {
+		s.cfg.Metrics.Out("scores", len(rows))
+	}
 	return nil
 }
 
@@ -423,6 +443,7 @@ func (s *Scorer) sendAlerts(ctx context.Context) error {
 			return fmt.Errorf("send %d alerts: %w", len(msgs), err)
 		}
 		s.stats.AlertsEmitted += int64(len(msgs))
+		s.cfg.Metrics.Out(record.TopicAlerts, len(msgs))
 	}
 	for _, p := range sent {
 		p.alertSent = true

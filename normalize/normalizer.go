@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/metrics"
 	"github.com/harrierhq/harrier/internal/record"
 	"github.com/harrierhq/harrier/storage"
 )
@@ -65,6 +66,10 @@ type Config struct {
 	// or per container id when the image is unknown. Nil stores
 	// template_id 0 and an empty template. *drain.Miner implements it.
 	Templates TemplateMatcher
+	// Metrics receives the role's metrics: the consumer's records in, lag
+	// and batches, rows out per table and dead letters per reason. Nil
+	// records none.
+	Metrics *metrics.Role
 }
 
 // TemplateMatcher mines log templates. HandleBatch calls Flush before it
@@ -162,6 +167,7 @@ func (n *Normalizer) Run(ctx context.Context) error {
 		QueueCapacity: n.cfg.QueueCapacity,
 		FetchMaxBytes: n.cfg.FetchMaxBytes,
 		Security:      n.cfg.Security,
+		Role:          n.cfg.Metrics,
 		Logger:        n.logger,
 	}, n.HandleBatch)
 	s := n.Stats()
@@ -188,7 +194,10 @@ func (n *Normalizer) Stats() Stats {
 type deadLetter struct {
 	msg    kafka.Message
 	reason string
-	id     string
+	// kind is the fixed reason of the metrics label, such as
+	// "invalid_envelope".
+	kind string
+	id   string
 }
 
 // HandleBatch validates the batch, stores its rows (one insert per table,
@@ -202,7 +211,7 @@ func (n *Normalizer) HandleBatch(ctx context.Context, batch []kafka.Message) err
 	for _, msg := range batch {
 		p, err := decodeRecord(msg.Topic, msg.Value, n.cfg.MaxMessageBytes)
 		if err != nil {
-			dead = append(dead, deadLetter{msg: msg, reason: err.Error(), id: p.env.ID})
+			dead = append(dead, deadLetter{msg: msg, reason: err.Error(), kind: rejectionKind(err), id: p.env.ID})
 			continue
 		}
 		good = append(good, p)
@@ -238,6 +247,10 @@ func (n *Normalizer) HandleBatch(ctx context.Context, batch []kafka.Message) err
 
 	for table, r := range rows {
 		n.stored[table].Add(uint64(len(r)))
+		n.cfg.Metrics.Out(table, len(r))
+	}
+	for _, d := range dead {
+		n.cfg.Metrics.DeadLettered(d.kind, 1)
 	}
 	n.batches.Add(1)
 	n.consumed.Add(uint64(len(batch)))

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -40,14 +41,58 @@ type parsed struct {
 func decodeRecord(topic string, value []byte, maxMessageBytes int) (parsed, error) {
 	env, err := record.Decode(value)
 	if err != nil {
-		return parsed{env: env}, err
+		return parsed{env: env}, &rejection{kind: RejectInvalidEnvelope, err: err}
 	}
+	p, err := decodeEnvelope(env, topic, maxMessageBytes)
+	if err != nil && !errors.As(err, new(*rejection)) {
+		err = &rejection{kind: RejectInvalidField, err: err}
+	}
+	return p, err
+}
+
+// Fixed reasons of rejected records, the reason label of
+// harrier_records_dead_lettered_total.
+const (
+	// RejectInvalidEnvelope is an envelope that is not valid JSON or lacks
+	// a required field.
+	RejectInvalidEnvelope = "invalid_envelope"
+	// RejectWrongTopic is a record whose kind belongs on another topic.
+	RejectWrongTopic = "wrong_topic"
+	// RejectInvalidPayload is a payload that is not valid JSON of its kind.
+	RejectInvalidPayload = "invalid_payload"
+	// RejectInvalidField is a payload or envelope field that is missing or
+	// out of range.
+	RejectInvalidField = "invalid_field"
+)
+
+// rejection is a decode error with its fixed reason. Error returns the
+// wrapped error's text unchanged.
+type rejection struct {
+	kind string
+	err  error
+}
+
+func (r *rejection) Error() string { return r.err.Error() }
+func (r *rejection) Unwrap() error { return r.err }
+
+// rejectionKind returns the fixed reason of a decodeRecord error.
+func rejectionKind(err error) string {
+	var r *rejection
+	if errors.As(err, &r) {
+		return r.kind
+	}
+	return RejectInvalidField
+}
+
+func decodeEnvelope(env record.Envelope, topic string, maxMessageBytes int) (parsed, error) {
 	p := parsed{env: env}
 	if env.Kind == record.KindAlert {
-		return p, fmt.Errorf("invalid envelope field kind=%q: alerts belong on topic %s, not to the normalizer", env.Kind, record.TopicAlerts)
+		err := fmt.Errorf("invalid envelope field kind=%q: alerts belong on topic %s, not to the normalizer", env.Kind, record.TopicAlerts)
+		return p, &rejection{kind: RejectWrongTopic, err: err}
 	}
 	if want := record.TopicFor(env.Kind); topic != "" && topic != want {
-		return p, fmt.Errorf("invalid envelope field kind=%q on topic %s: %s records belong on topic %s", env.Kind, topic, env.Kind, want)
+		err := fmt.Errorf("invalid envelope field kind=%q on topic %s: %s records belong on topic %s", env.Kind, topic, env.Kind, want)
+		return p, &rejection{kind: RejectWrongTopic, err: err}
 	}
 	if env.CollectedNs < 0 {
 		return p, fmt.Errorf("invalid envelope field collected_ns=%d: must not be negative", env.CollectedNs)
@@ -99,7 +144,7 @@ func decodeRecord(topic string, value []byte, maxMessageBytes int) (parsed, erro
 
 func decodePayload(env record.Envelope, dst any) error {
 	if err := json.Unmarshal(env.Payload, dst); err != nil {
-		return fmt.Errorf("invalid %s payload JSON: %w", env.Kind, err)
+		return &rejection{kind: RejectInvalidPayload, err: fmt.Errorf("invalid %s payload JSON: %w", env.Kind, err)}
 	}
 	return nil
 }

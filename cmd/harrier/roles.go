@@ -21,6 +21,7 @@ import (
 	"github.com/harrierhq/harrier/internal/broker"
 	"github.com/harrierhq/harrier/internal/config"
 	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/metrics"
 	"github.com/harrierhq/harrier/internal/record"
 	"github.com/harrierhq/harrier/models"
 	"github.com/harrierhq/harrier/normalize"
@@ -43,6 +44,9 @@ func brokerCommand() *command {
 			}
 			defer b.Close()
 			fmt.Fprintf(env.stdout, "broker listening on %s\n", b.Addr())
+			// /readyz checks the Kafka brokers, which for this role is the
+			// embedded broker itself.
+			env.cfg.Kafka.Brokers = []string{b.Addr()}
 			serveHTTP(ctx, env)
 			<-ctx.Done()
 			return nil
@@ -100,6 +104,7 @@ func agentConfig(cfg *config.Config) collectors.AgentConfig {
 		StateDir:          cfg.Collect.StateDir,
 		Interval:          cfg.Collect.Interval,
 		MaxCgroups:        cfg.Collect.MaxCgroups,
+		Metrics:           metrics.Default().ForRole("collect"),
 	}
 }
 
@@ -177,6 +182,7 @@ func newNormalizer(cfg *config.Config, store *storage.Store, p *kafka.Producer, 
 		MaxBatchBytes: cfg.Normalize.MaxBatchBytes,
 		QueueCapacity: cfg.Normalize.QueueCapacity,
 		FetchMaxBytes: cfg.Normalize.FetchMaxBytes,
+		Metrics:       metrics.Default().ForRole("normalize"),
 	}, store, p, env.logger)
 }
 
@@ -226,6 +232,7 @@ func newScorer(cfg *config.Config, store *storage.Store, p *kafka.Producer, mine
 		Subsample:          cfg.Models.Subsample,
 		Contamination:      cfg.Models.Contamination,
 		Seed:               cfg.Models.Seed,
+		Metrics:            metrics.Default().ForRole("score"),
 	}, store, p, env.logger)
 }
 
@@ -263,6 +270,7 @@ func newAlerter(cfg *config.Config, store *storage.Store, env *cmdEnv) (*alertin
 		}
 	}
 	return alerting.New(alerting.Config{
+		Metrics:            metrics.Default().ForRole("alert"),
 		Brokers:            cfg.Kafka.Brokers,
 		TopicPrefix:        cfg.Kafka.TopicPrefix,
 		RulesFile:          cfg.Alerting.RulesFile,
@@ -372,14 +380,17 @@ func prepareTopics(ctx context.Context, cfg *config.Config) error {
 	return kafka.EnsureTopics(pctx, cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix, cfg.Kafka.Partitions, allTopics...)
 }
 
-// serveHTTP serves /healthz, /metrics and the extra handlers, keyed by
-// path, on http.addr until ctx is done.
+// serveHTTP serves /healthz, /readyz, /metrics and the extra handlers,
+// keyed by path, on http.addr until ctx is done. Every role calls it after
+// its start-up checks (the ClickHouse schema, the Kafka topics), so /readyz
+// only has to check that the Kafka brokers still accept connections.
 func serveHTTP(ctx context.Context, env *cmdEnv, extra ...map[string]http.Handler) {
 	if env.cfg.HTTP.Addr == "" {
 		return
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { serveReady(w, r, env.cfg.Kafka.Brokers) })
 	mux.Handle("/metrics", promhttp.Handler())
 	for _, handlers := range extra {
 		for path, h := range handlers {
@@ -396,4 +407,20 @@ func serveHTTP(ctx context.Context, env *cmdEnv, extra ...map[string]http.Handle
 		<-ctx.Done()
 		srv.Close()
 	}()
+}
+
+// readyTimeout bounds the broker check of one /readyz request.
+const readyTimeout = 2 * time.Second
+
+// serveReady writes 200 "ready" when one of brokers accepts a TCP
+// connection within readyTimeout, and 503 with the error otherwise.
+// NOTE: ClickHouse is checked only at the role's start, not per request.
+func serveReady(w http.ResponseWriter, r *http.Request, brokers []string) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := kafka.Ping(ctx, brokers); err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
 }

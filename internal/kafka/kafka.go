@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/harrierhq/harrier/internal/metrics"
 	kg "github.com/segmentio/kafka-go"
 )
 
@@ -181,7 +182,11 @@ type ConsumerConfig struct {
 	// Security sets TLS and SASL for the connections; nil means plaintext
 	// without authentication.
 	Security *Security
-	Logger   *slog.Logger
+	// Role receives the consumer's metrics: records in per topic, lag per
+	// partition, and the size and duration of each batch from fetch to
+	// commit. Nil records no metrics.
+	Role   *metrics.Role
+	Logger *slog.Logger
 }
 
 // Defaults of the consumer's memory bounds in ConsumerConfig.
@@ -269,18 +274,22 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 			}
 			continue
 		}
+		fetched := time.Now()
 		batch := make([]Message, len(raw))
 		for i, m := range raw {
 			batch[i] = Message{Topic: strings.TrimPrefix(m.Topic, cfg.TopicPrefix), Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value}
 		}
+		recordFetch(cfg.Role, batch)
 		if !handleWithRetry(ctx, logger, h, batch, cfg.MaxRetryBackoff) {
 			return nil
 		}
+		recordLag(cfg.Role, raw, cfg.TopicPrefix)
 		// The batch is stored, so its offsets are committed even when ctx
 		// was cancelled meanwhile: a clean stop then redelivers nothing.
 		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		err = commitWithRetry(commitCtx, logger, r, raw)
 		cancel()
+		cfg.Role.Batch(len(batch), time.Since(fetched).Seconds())
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -292,6 +301,41 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 			logger.Warn("Offset commit failed, continuing; the batch may be delivered again", "err", err,
 				"messages", len(raw), "topic", first.Topic, "partition", first.Partition, "offset", first.Offset)
 		}
+	}
+}
+
+// recordFetch adds the batch's messages to the records read, per topic.
+func recordFetch(role *metrics.Role, batch []Message) {
+	if role == nil {
+		return
+	}
+	perTopic := map[string]int{}
+	for _, m := range batch {
+		perTopic[m.Topic]++
+	}
+	for topic, n := range perTopic {
+		role.In(topic, n)
+	}
+}
+
+// recordLag sets the lag of each partition in the batch from its last
+// message: the partition's high-water mark, as the broker reported it with
+// the fetch, minus the offset after that message. The gauge keeps that
+// value until the next batch from the partition.
+func recordLag(role *metrics.Role, raw []kg.Message, prefix string) {
+	if role == nil {
+		return
+	}
+	type partition struct {
+		topic string
+		id    int
+	}
+	last := map[partition]kg.Message{}
+	for _, m := range raw {
+		last[partition{m.Topic, m.Partition}] = m
+	}
+	for p, m := range last {
+		role.Lag(strings.TrimPrefix(p.topic, prefix), p.id, max(m.HighWaterMark-m.Offset-1, 0))
 	}
 }
 

@@ -110,7 +110,8 @@ func Default() *Metrics {
 }
 
 // Role is one role's view of the metrics: every method fills in the role
-// label.
+// label. Every method of a nil *Role does nothing, so a component whose
+// config has no Role records no metrics.
 type Role struct {
 	name string
 	m    *Metrics
@@ -128,13 +129,26 @@ func (m *Metrics) ForRole(role string) *Role {
 }
 
 // Stop sets harrier_role_up{role} to 0.
-func (r *Role) Stop() { r.m.Up.WithLabelValues(r.name).Set(0) }
+func (r *Role) Stop() {
+	if r == nil {
+		return
+	}
+	r.m.Up.WithLabelValues(r.name).Set(0)
+}
 
 // In adds n to the records read from topic.
-func (r *Role) In(topic string, n int) { r.m.RecordsIn.WithLabelValues(r.name, topic).Add(float64(n)) }
+func (r *Role) In(topic string, n int) {
+	if r == nil {
+		return
+	}
+	r.m.RecordsIn.WithLabelValues(r.name, topic).Add(float64(n))
+}
 
 // Out adds n to the records written to destination, a topic or table.
 func (r *Role) Out(destination string, n int) {
+	if r == nil {
+		return
+	}
 	r.m.RecordsOut.WithLabelValues(r.name, destination).Add(float64(n))
 }
 
@@ -142,25 +156,42 @@ func (r *Role) Out(destination string, n int) {
 // short, fixed reason (such as "invalid_json"), never the error text, so
 // the number of series stays bounded.
 func (r *Role) DeadLettered(reason string, n int) {
+	if r == nil {
+		return
+	}
 	r.m.DeadLettered.WithLabelValues(r.name, reason).Add(float64(n))
 }
 
 // Dropped adds n to the records dropped for reason, a short fixed value.
 func (r *Role) Dropped(reason string, n int) {
+	if r == nil {
+		return
+	}
 	r.m.Dropped.WithLabelValues(r.name, reason).Add(float64(n))
 }
 
 // Lag sets the consumer lag of one partition, in records.
 func (r *Role) Lag(topic string, partition int, records int64) {
+	if r == nil {
+		return
+	}
 	r.m.ConsumerLag.WithLabelValues(r.name, topic, strconv.Itoa(partition)).Set(float64(records))
 }
 
 // Batch records one batch: its size in records and its duration in
 // seconds.
 func (r *Role) Batch(records int, seconds float64) {
+	if r == nil {
+		return
+	}
 	r.m.BatchSize.WithLabelValues(r.name).Observe(float64(records))
 	r.m.BatchDuration.WithLabelValues(r.name).Observe(seconds)
 }
 
 // Latency records the latency of one record, in seconds.
-func (r *Role) Latency(seconds float64) { r.m.RecordLatency.WithLabelValues(r.name).Observe(seconds) }
+func (r *Role) Latency(seconds float64) {
+	if r == nil {
+		return
+	}
+	r.m.RecordLatency.WithLabelValues(r.name).Observe(seconds)
+}

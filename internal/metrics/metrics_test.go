@@ -71,3 +71,15 @@ func TestDefaultIsShared(t *testing.T) {
 		t.Error("Default returned two different sets")
 	}
 }
+
+func TestNilRoleRecordsNothing(t *testing.T) {
+	var r *Role
+	r.In("logs", 1)
+	r.Out("events", 1)
+	r.DeadLettered("invalid_field", 1)
+	r.Dropped("parse_error", 1)
+	r.Lag("logs", 0, 5)
+	r.Batch(1, 0.1)
+	r.Latency(0.1)
+	r.Stop()
+}

@@ -173,6 +173,62 @@ type Metric struct {
 	PidsMax               int64 `json:"pids_max"`
 	IOReadBytes           int64 `json:"io_read_bytes"`
 	IOWriteBytes          int64 `json:"io_write_bytes"`
+
+	// The pressure stall information (PSI) of cgroup v2 cpu.pressure,
+	// memory.pressure and io.pressure: the "some" and "full" avg10 values are
+	// the percentage of the last 10 seconds in which at least one task, or
+	// every non-idle task, was stalled on the resource. The totals are the
+	// cumulative stall time in microseconds. cpu.pressure has no "full" line
+	// before Linux 5.13, and cgroup v1 has no pressure files, so those fields
+	// are -1.
+	CPUPressureSomeAvg10      float64 `json:"cpu_pressure_some_avg10"`
+	CPUPressureFullAvg10      float64 `json:"cpu_pressure_full_avg10"`
+	CPUPressureSomeTotalUs    int64   `json:"cpu_pressure_some_total_us"`
+	CPUPressureFullTotalUs    int64   `json:"cpu_pressure_full_total_us"`
+	MemoryPressureSomeAvg10   float64 `json:"memory_pressure_some_avg10"`
+	MemoryPressureFullAvg10   float64 `json:"memory_pressure_full_avg10"`
+	MemoryPressureSomeTotalUs int64   `json:"memory_pressure_some_total_us"`
+	MemoryPressureFullTotalUs int64   `json:"memory_pressure_full_total_us"`
+	IOPressureSomeAvg10       float64 `json:"io_pressure_some_avg10"`
+	IOPressureFullAvg10       float64 `json:"io_pressure_full_avg10"`
+	IOPressureSomeTotalUs     int64   `json:"io_pressure_some_total_us"`
+	IOPressureFullTotalUs     int64   `json:"io_pressure_full_total_us"`
+
+	// NetRxBytes and NetTxBytes are the bytes received and sent over every
+	// interface except loopback in the container's network namespace, read
+	// from /proc/<pid>/net/dev of a process in the cgroup. They are -1 for a
+	// cgroup of no container and when no process's file could be read.
+	NetRxBytes int64 `json:"net_rx_bytes"`
+	NetTxBytes int64 `json:"net_tx_bytes"`
+	// NetInterfaces lists the per-interface counters that NetRxBytes and
+	// NetTxBytes sum, loopback included.
+	NetInterfaces []NetInterface `json:"net_interfaces,omitempty"`
+}
+
+// NetInterface is the byte counters of one network interface as
+// /proc/<pid>/net/dev reports them.
+type NetInterface struct {
+	Name    string `json:"name"`
+	RxBytes int64  `json:"rx_bytes"`
+	TxBytes int64  `json:"tx_bytes"`
+}
+
+// UnmarshalJSON decodes a metric and leaves the pressure and network fields
+// at -1 when the JSON lacks them, as it does from collectors that predate
+// those fields, so that a missing value is never stored as zero.
+func (m *Metric) UnmarshalJSON(b []byte) error {
+	type plain Metric
+	p := plain{
+		CPUPressureSomeAvg10: -1, CPUPressureFullAvg10: -1, CPUPressureSomeTotalUs: -1, CPUPressureFullTotalUs: -1,
+		MemoryPressureSomeAvg10: -1, MemoryPressureFullAvg10: -1, MemoryPressureSomeTotalUs: -1, MemoryPressureFullTotalUs: -1,
+		IOPressureSomeAvg10: -1, IOPressureFullAvg10: -1, IOPressureSomeTotalUs: -1, IOPressureFullTotalUs: -1,
+		NetRxBytes: -1, NetTxBytes: -1,
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*m = Metric(p)
+	return nil
 }
 
 // Vulnerability is one finding of a scan report.
