@@ -20,17 +20,33 @@ func (w *Windower) closeWindow(st *containerState, win *openWindow) Window {
 		key = st.id
 	}
 	novel := 0
+	lineCounts := make(map[uint64]int, len(win.messages)+len(win.shapes))
 	for _, msg := range win.messages {
-		if _, _, isNew := w.templates.Match(key, msg); isNew {
+		id, _, isNew := w.templates.Match(key, msg)
+		if isNew {
 			novel++
 		}
+		lineCounts[id] += win.seen[msg]
 	}
-	for id := range win.shapes {
+	for id, n := range win.shapes {
 		if w.shapes.Observe(key, id) {
 			novel++
 		}
+		lineCounts[id] += n
 	}
 	values[IndexNewShapes] = float64(novel)
+
+	extra := make([]float64, len(ExtraFeatureNames))
+	extra[IndexAuthFailures] = float64(win.authFailures)
+	extra[IndexSourceAddresses] = float64(len(win.addresses))
+	extra[IndexTemplateEntropy] = templateEntropy(lineCounts)
+	m := st.computeMetricExtras(win.samples)
+	extra[IndexMemorySlope] = m.memorySlope
+	extra[IndexOOMKills] = m.oomKills
+	extra[IndexPidsCurrent] = m.pids
+	extra[IndexPidsGrowth] = m.pidsGrowth
+	extra[IndexIOReadRate] = m.ioRead
+	extra[IndexIOWriteRate] = m.ioWrite
 
 	cpu, throttled := st.cpuRates(win.start, win.start+w.size, win.samples, st.nextSample(win.start))
 	values[IndexCPUCores] = cpu
@@ -46,6 +62,7 @@ func (w *Windower) closeWindow(st *containerState, win *openWindow) Window {
 		Start:         time.Unix(0, win.start).UTC(),
 		Size:          time.Duration(w.size),
 		Values:        values,
+		Extra:         extra,
 		MetricSamples: len(win.samples),
 		Partial:       st.maxEventNs < win.start+w.size,
 	}
@@ -56,7 +73,8 @@ func (w *Windower) closeWindow(st *containerState, win *openWindow) Window {
 // of the pairs that overlap it, weighted by the overlap. The pairs run from
 // the container's last sample before the window through next, the first
 // sample after it (nil when none has arrived yet). So samples taken once a
-// minute on the minute still measure the minute that follows each of them. A counter that decreases means the container restarted, so the
+// minute on the minute still measure the minute that follows each of them.
+// A counter that decreases means the container restarted, so the
 // new value counts from 0. When no pair overlaps the window the previous
 // rates carry forward.
 func (st *containerState) cpuRates(start, end int64, samples []sample, next *sample) (cores, throttledRatio float64) {

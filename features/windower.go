@@ -117,6 +117,9 @@ type containerState struct {
 	lastCPU       float64
 	lastThrottled float64
 	lastMemory    float64
+	lastPids      float64
+	lastIORead    float64
+	lastIOWrite   float64
 }
 
 type openWindow struct {

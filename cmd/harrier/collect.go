@@ -67,7 +67,7 @@ func runCollect(ctx context.Context, env *cmdEnv) error {
 	return agent.Run(ctx)
 }
 
-// collectorOutput is where the collector writes: the compressing producer,
+// collectorOutput is the collector's output: the compressing producer,
 // behind the on-disk spool when the spool is on.
 type collectorOutput struct {
 	producer *produce.Producer

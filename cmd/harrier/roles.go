@@ -145,7 +145,7 @@ func normalizeCommand() *command {
 // newMiner returns a template miner over the templates table, or nil when
 // features.templates is off. Each role needs a miner of its own: a miner
 // shared with the normalizer would have seen every message before the
-// scorer asks whether it is new. The miner saves its templates until ctx
+// scorer checks whether it is new. The miner saves its templates until ctx
 // is done, and wg is done after its final save, so callers wait on wg
 // before they close the store.
 func newMiner(ctx context.Context, cfg *config.Config, store *storage.Store, env *cmdEnv, wg *sync.WaitGroup) (*drain.Miner, error) {
