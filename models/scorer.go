@@ -360,6 +360,15 @@ func (s *Scorer) storeFeatures(ctx context.Context) error {
 			v[features.IndexCPUCores], v[features.IndexCPUThrottledRatio], v[features.IndexMemoryWorkingSetBytes],
 			v[features.IndexLogLines], v[features.IndexErrorLines], v[features.IndexNewShapes], computed,
 		})
+		row := rows[len(rows)-1]
+		for i := range features.ExtraFeatureNames {
+			var x float64
+			if i < len(w.Extra) {
+				x = w.Extra[i]
+			}
+			row = append(row, x)
+		}
+		rows[len(rows)-1] = row
 		stored = append(stored, p)
 	}
 	if s.store != nil && len(rows) > 0 {
@@ -377,11 +386,13 @@ func (s *Scorer) storeFeatures(ctx context.Context) error {
 	return nil
 }
 
-var featureColumns = []string{
+// featureColumns names the columns of a features row: the window, the
+// model features, computed_at, then features.ExtraFeatureNames.
+var featureColumns = append([]string{
 	"container_id", "host_id", "image_id", "window_start", "window_ns", "window_s",
 	"cpu_cores", "cpu_throttled_ratio", "memory_working_set_bytes",
 	"log_lines", "error_lines", "new_shapes", "computed_at",
-}
+}, features.ExtraFeatureNames...)
 
 var scoreColumns = []string{
 	"container_id", "host_id", "image_id", "window_start", "model",

@@ -31,7 +31,11 @@ var tableColumns = map[string][]string{
 	TableMetrics: {"time", "time_ns", "record_id", "host_id", "container_id", "container_name", "image_id",
 		"cgroup_path", "cgroup_mode", "cpu_usage_ns", "cpu_throttled_ns", "cpu_throttled_periods",
 		"memory_usage_bytes", "memory_working_set_bytes", "memory_limit_bytes", "oom_kills",
-		"pids_current", "pids_max", "io_read_bytes", "io_write_bytes", "collected_ns"},
+		"pids_current", "pids_max", "io_read_bytes", "io_write_bytes", "collected_ns",
+		"cpu_pressure_some_avg10", "cpu_pressure_full_avg10", "cpu_pressure_some_total_us", "cpu_pressure_full_total_us",
+		"memory_pressure_some_avg10", "memory_pressure_full_avg10", "memory_pressure_some_total_us", "memory_pressure_full_total_us",
+		"io_pressure_some_avg10", "io_pressure_full_avg10", "io_pressure_some_total_us", "io_pressure_full_total_us",
+		"net_rx_bytes", "net_tx_bytes", "net_interfaces", "net_interface_rx_bytes", "net_interface_tx_bytes"},
 	TableHosts: {"host_id", "hostname", "os_id", "os_version", "os_pretty", "kernel", "cpu_model", "cpu_count",
 		"memory_bytes", "uptime_s", "cgroup_mode", "seen_at", "record_id",
 		"arch", "os_eol_date", "runtime", "runtime_version", "listeners"},
@@ -86,11 +90,21 @@ func TemplateKey(imageID, containerID string) string {
 }
 
 func metricRow(env record.Envelope, m *record.Metric, c containerInfo) []any {
+	names := make([]string, len(m.NetInterfaces))
+	rx := make([]int64, len(m.NetInterfaces))
+	tx := make([]int64, len(m.NetInterfaces))
+	for i, iface := range m.NetInterfaces {
+		names[i], rx[i], tx[i] = iface.Name, iface.RxBytes, iface.TxBytes
+	}
 	return []any{
 		nsTime(m.TimeNs), m.TimeNs, env.ID, env.HostID, m.ContainerID, c.name, c.imageID,
 		m.CgroupPath, m.CgroupMode, m.CPUUsageNs, m.CPUThrottledNs, m.CPUThrottledPeriods,
 		m.MemoryUsageBytes, m.MemoryWorkingSetBytes, m.MemoryLimitBytes, m.OOMKills,
 		m.PidsCurrent, m.PidsMax, m.IOReadBytes, m.IOWriteBytes, env.CollectedNs,
+		m.CPUPressureSomeAvg10, m.CPUPressureFullAvg10, m.CPUPressureSomeTotalUs, m.CPUPressureFullTotalUs,
+		m.MemoryPressureSomeAvg10, m.MemoryPressureFullAvg10, m.MemoryPressureSomeTotalUs, m.MemoryPressureFullTotalUs,
+		m.IOPressureSomeAvg10, m.IOPressureFullAvg10, m.IOPressureSomeTotalUs, m.IOPressureFullTotalUs,
+		m.NetRxBytes, m.NetTxBytes, names, rx, tx,
 	}
 }
 

@@ -39,11 +39,15 @@ type parsed struct {
 // decodes and validates the payload. maxMessageBytes caps a log message.
 // The error names the field and the value that failed.
 func decodeRecord(topic string, value []byte, maxMessageBytes int) (parsed, error) {
-	env, err := record.Decode(value)
-	if err != nil {
-		return parsed{env: env}, &rejection{kind: RejectInvalidEnvelope, err: err}
+	p, ok := fastDecode(value)
+	if !ok {
+		env, err := record.Decode(value)
+		if err != nil {
+			return parsed{env: env}, &rejection{kind: RejectInvalidEnvelope, err: err}
+		}
+		p = parsed{env: env}
 	}
-	p, err := decodeEnvelope(env, topic, maxMessageBytes)
+	p, err := decodeEnvelope(p, topic, maxMessageBytes)
 	if err != nil && !errors.As(err, new(*rejection)) {
 		err = &rejection{kind: RejectInvalidField, err: err}
 	}
@@ -84,8 +88,11 @@ func rejectionKind(err error) string {
 	return RejectInvalidField
 }
 
-func decodeEnvelope(env record.Envelope, topic string, maxMessageBytes int) (parsed, error) {
-	p := parsed{env: env}
+// decodeEnvelope checks the envelope against topic and decodes and
+// validates the payload. A log or metric payload that fastDecode already
+// decoded is only validated.
+func decodeEnvelope(p parsed, topic string, maxMessageBytes int) (parsed, error) {
+	env := p.env
 	if env.Kind == record.KindAlert {
 		err := fmt.Errorf("invalid envelope field kind=%q: alerts belong on topic %s, not to the normalizer", env.Kind, record.TopicAlerts)
 		return p, &rejection{kind: RejectWrongTopic, err: err}
@@ -100,15 +107,19 @@ func decodeEnvelope(env record.Envelope, topic string, maxMessageBytes int) (par
 
 	switch env.Kind {
 	case record.KindLog:
-		p.log = &record.Log{}
-		if err := decodePayload(env, p.log); err != nil {
-			return p, err
+		if p.log == nil {
+			p.log = &record.Log{}
+			if err := decodePayload(env, p.log); err != nil {
+				return p, err
+			}
 		}
 		return p, validateLog(p.log, maxMessageBytes)
 	case record.KindMetric:
-		p.metric = &record.Metric{}
-		if err := decodePayload(env, p.metric); err != nil {
-			return p, err
+		if p.metric == nil {
+			p.metric = &record.Metric{}
+			if err := decodePayload(env, p.metric); err != nil {
+				return p, err
+			}
 		}
 		return p, validateMetric(p.metric)
 	case record.KindScan:

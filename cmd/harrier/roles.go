@@ -126,20 +126,32 @@ func normalizeCommand() *command {
 			p := kafka.NewProducer(env.cfg.Kafka.Brokers, env.cfg.Kafka.TopicPrefix)
 			defer p.Close()
 			serveHTTP(ctx, env)
-			// The miner's final save must finish before the store closes.
-			var minerWG sync.WaitGroup
-			minerCtx, stopMiner := context.WithCancel(ctx)
-			defer func() {
-				stopMiner()
-				minerWG.Wait()
-			}()
-			miner, err := newMiner(minerCtx, env.cfg, store, env, &minerWG)
+			miner, stopMiner, err := startMiner(ctx, env.cfg, store, env)
 			if err != nil {
 				return err
 			}
+			// The miner's final save must finish before the store closes.
+			defer stopMiner()
 			return newNormalizer(env.cfg, store, p, miner, env).Run(ctx)
 		},
 	}
+}
+
+// startMiner starts a miner for one role and returns a function that stops
+// it and waits for its final save.
+func startMiner(ctx context.Context, cfg *config.Config, store *storage.Store, env *cmdEnv) (*drain.Miner, func(), error) {
+	var wg sync.WaitGroup
+	minerCtx, cancel := context.WithCancel(ctx)
+	miner, err := newMiner(minerCtx, cfg, store, env, &wg)
+	stop := func() {
+		cancel()
+		wg.Wait()
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return miner, stop, nil
 }
 
 // newMiner returns a template miner over the templates table, or nil when
@@ -204,17 +216,12 @@ func scoreCommand() *command {
 			p := kafka.NewProducer(env.cfg.Kafka.Brokers, env.cfg.Kafka.TopicPrefix)
 			defer p.Close()
 			serveHTTP(ctx, env)
-			// The miner's final save must finish before the store closes.
-			var minerWG sync.WaitGroup
-			minerCtx, stopMiner := context.WithCancel(ctx)
-			defer func() {
-				stopMiner()
-				minerWG.Wait()
-			}()
-			miner, err := newMiner(minerCtx, env.cfg, store, env, &minerWG)
+			miner, stopMiner, err := startMiner(ctx, env.cfg, store, env)
 			if err != nil {
 				return err
 			}
+			// The miner's final save must finish before the store closes.
+			defer stopMiner()
 			return newScorer(env.cfg, store, p, miner, env).Run(ctx)
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/harrierhq/harrier/internal/record"
@@ -69,6 +70,10 @@ func (r *reader) readNet(m *record.Metric, procsFile, procRoot string) {
 			return
 		}
 		tried++
+		if _, err := strconv.ParseUint(pid, 10, 32); err != nil {
+			r.fail(procsFile, fmt.Errorf("pid %q is not a number", truncate(pid)))
+			return
+		}
 		path := filepath.Join(procRoot, pid, "net", "dev")
 		dev, err := os.ReadFile(path)
 		if err != nil {

@@ -32,7 +32,13 @@ type Options struct {
 	// MaxCgroups caps the cgroups read per sample. Container cgroups are
 	// kept first when the tree has more. Zero means DefaultMaxCgroups.
 	MaxCgroups int
+	// ProcRoot is the proc filesystem whose /proc/<pid>/net/dev files give
+	// a container's network bytes. Empty means DefaultProcRoot.
+	ProcRoot string
 }
+
+// DefaultProcRoot is the mount point of the proc filesystem.
+const DefaultProcRoot = "/proc"
 
 // SampleStats describes one sample.
 type SampleStats struct {
@@ -72,6 +78,9 @@ func NewSamplerMode(root string, mode Mode, opts Options) *Sampler {
 	}
 	if opts.MaxCgroups <= 0 {
 		opts.MaxCgroups = DefaultMaxCgroups
+	}
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = DefaultProcRoot
 	}
 	return &Sampler{root: root, mode: mode, opts: opts}
 }
@@ -114,6 +123,13 @@ func (s *Sampler) Sample(t time.Time) ([]record.Metric, SampleStats, error) {
 		m.CgroupPath = displayPath(p)
 		m.CgroupMode = string(s.mode)
 		m.ContainerID = ContainerID(p)
+		// Other cgroups share the host's network namespace, whose bytes are
+		// no one cgroup's.
+		if m.ContainerID != "" {
+			if procs := s.procsFile(dirs, p); procs != "" {
+				r.readNet(&m, procs, s.opts.ProcRoot)
+			}
+		}
 		metrics = append(metrics, m)
 	}
 	stats.Cgroups = len(metrics)
@@ -135,6 +151,20 @@ func Record(m record.Metric, root, hostID string) emit.Record {
 		Source:  "cgroup:" + filepath.Join(root, m.CgroupPath),
 		Payload: m,
 	}
+}
+
+// procsFile returns the cgroup.procs file of the cgroup at rel, or "" when
+// no mounted controller has one.
+func (s *Sampler) procsFile(dirs map[string]string, rel string) string {
+	if s.mode == ModeV2 {
+		return filepath.Join(s.root, filepath.FromSlash(rel), "cgroup.procs")
+	}
+	for _, controller := range []string{"pids", "cpu", "memory", "cpuacct", "blkio"} {
+		if root, ok := dirs[controller]; ok {
+			return filepath.Join(root, filepath.FromSlash(rel), "cgroup.procs")
+		}
+	}
+	return ""
 }
 
 func displayPath(p string) string {
@@ -357,7 +387,33 @@ func (r *reader) readV2(dir string) record.Metric {
 			m.IOReadBytes, m.IOWriteBytes = rb, wb
 		}
 	}
+
+	if p, ok := r.pressure(filepath.Join(dir, "cpu.pressure")); ok {
+		m.CPUPressureSomeAvg10, m.CPUPressureSomeTotalUs = p.SomeAvg10, p.SomeTotalUs
+		m.CPUPressureFullAvg10, m.CPUPressureFullTotalUs = p.FullAvg10, p.FullTotalUs
+	}
+	if p, ok := r.pressure(filepath.Join(dir, "memory.pressure")); ok {
+		m.MemoryPressureSomeAvg10, m.MemoryPressureSomeTotalUs = p.SomeAvg10, p.SomeTotalUs
+		m.MemoryPressureFullAvg10, m.MemoryPressureFullTotalUs = p.FullAvg10, p.FullTotalUs
+	}
+	if p, ok := r.pressure(filepath.Join(dir, "io.pressure")); ok {
+		m.IOPressureSomeAvg10, m.IOPressureSomeTotalUs = p.SomeAvg10, p.SomeTotalUs
+		m.IOPressureFullAvg10, m.IOPressureFullTotalUs = p.FullAvg10, p.FullTotalUs
+	}
 	return m
+}
+
+func (r *reader) pressure(path string) (Pressure, bool) {
+	b, ok := r.read(path)
+	if !ok {
+		return Pressure{}, false
+	}
+	p, err := ParsePressure(b)
+	if err != nil {
+		r.fail(path, err)
+		return Pressure{}, false
+	}
+	return p, true
 }
 
 func (r *reader) readV1(dirs map[string]string, rel string) record.Metric {
@@ -428,5 +484,20 @@ func emptyMetric() record.Metric {
 		PidsMax:               -1,
 		IOReadBytes:           -1,
 		IOWriteBytes:          -1,
+
+		CPUPressureSomeAvg10:      -1,
+		CPUPressureFullAvg10:      -1,
+		CPUPressureSomeTotalUs:    -1,
+		CPUPressureFullTotalUs:    -1,
+		MemoryPressureSomeAvg10:   -1,
+		MemoryPressureFullAvg10:   -1,
+		MemoryPressureSomeTotalUs: -1,
+		MemoryPressureFullTotalUs: -1,
+		IOPressureSomeAvg10:       -1,
+		IOPressureFullAvg10:       -1,
+		IOPressureSomeTotalUs:     -1,
+		IOPressureFullTotalUs:     -1,
+		NetRxBytes:                -1,
+		NetTxBytes:                -1,
 	}
 }
