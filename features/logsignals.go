@@ -41,8 +41,13 @@ var addressCandidate = regexp.MustCompile(`[0-9A-Fa-f:.]*[0-9A-Fa-f][0-9A-Fa-f:.
 func SourceAddresses(msg string) []string {
 	var out []string
 	for _, tok := range addressCandidate.FindAllString(msg, -1) {
-		tok = strings.Trim(tok, ".:")
+		// A sentence may end right after an address, and a colon may
+		// follow one ("from 10.0.0.5: ..."), but "::" may also end IPv6.
+		tok = strings.TrimRight(tok, ".")
 		addr, ok := parseAddress(tok)
+		if !ok {
+			addr, ok = parseAddress(strings.TrimRight(tok, ":"))
+		}
 		if !ok {
 			continue
 		}

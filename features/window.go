@@ -90,7 +90,7 @@ type Window struct {
 	Start    time.Time
 	Size     time.Duration
 	// Values holds one value per entry of FeatureNames, in that order. It
-	// is the vector the isolation forest sees.
+	// is the input vector of the isolation forest.
 	Values []float64
 	// Extra holds one value per entry of ExtraFeatureNames, in that order.
 	// These features are stored but not scored.

@@ -8,8 +8,8 @@ import (
 	"github.com/harrierhq/harrier/internal/record"
 )
 
-// fastDecode decodes log and metric envelopes, the kinds that make up most
-// of the traffic, without reflection. It returns ok=false for any input it
+// fastDecode decodes log envelopes, the bulk of the traffic, without
+// reflection. It returns ok=false for any input it
 // does not handle in full: other kinds, unknown or repeated envelope keys,
 // a payload before the kind, null values, numbers that are not plain
 // integers, \u escapes of surrogates, invalid UTF-8 and every syntax error.
@@ -112,7 +112,7 @@ func (d *fastDecoder) envelope(p *parsed) bool {
 	}
 }
 
-// payload decodes the payload object of a log or metric record and keeps
+// payload decodes the payload object of a log record and keeps
 // its raw bytes in p.env.Payload.
 func (d *fastDecoder) payload(p *parsed) bool {
 	d.skipSpace()
@@ -122,9 +122,6 @@ func (d *fastDecoder) payload(p *parsed) bool {
 	case record.KindLog:
 		p.log = &record.Log{}
 		ok = d.object(func(key []byte) bool { return d.logField(p.log, key) })
-	case record.KindMetric:
-		p.metric = &record.Metric{}
-		ok = d.object(func(key []byte) bool { return d.metricField(p.metric, key) })
 	}
 	if !ok {
 		return false
@@ -155,55 +152,6 @@ func (d *fastDecoder) logField(l *record.Log, key []byte) bool {
 	case "message":
 		l.Message, ok = d.stringValue()
 	}
-	return ok
-}
-
-func (d *fastDecoder) metricField(m *record.Metric, key []byte) bool {
-	switch string(key) {
-	case "container_id":
-		var ok bool
-		m.ContainerID, ok = d.stringValue()
-		return ok
-	case "cgroup_path":
-		var ok bool
-		m.CgroupPath, ok = d.stringValue()
-		return ok
-	case "cgroup_mode":
-		var ok bool
-		m.CgroupMode, ok = d.stringValue()
-		return ok
-	}
-	var dst *int64
-	switch string(key) {
-	case "time_ns":
-		dst = &m.TimeNs
-	case "cpu_usage_ns":
-		dst = &m.CPUUsageNs
-	case "cpu_throttled_ns":
-		dst = &m.CPUThrottledNs
-	case "cpu_throttled_periods":
-		dst = &m.CPUThrottledPeriods
-	case "memory_usage_bytes":
-		dst = &m.MemoryUsageBytes
-	case "memory_working_set_bytes":
-		dst = &m.MemoryWorkingSetBytes
-	case "memory_limit_bytes":
-		dst = &m.MemoryLimitBytes
-	case "oom_kills":
-		dst = &m.OOMKills
-	case "pids_current":
-		dst = &m.PidsCurrent
-	case "pids_max":
-		dst = &m.PidsMax
-	case "io_read_bytes":
-		dst = &m.IOReadBytes
-	case "io_write_bytes":
-		dst = &m.IOWriteBytes
-	default:
-		return false
-	}
-	n, ok := d.intValue()
-	*dst = int64(n)
 	return ok
 }
 

@@ -89,8 +89,8 @@ func rejectionKind(err error) string {
 }
 
 // decodeEnvelope checks the envelope against topic and decodes and
-// validates the payload. A log or metric payload that fastDecode already
-// decoded is only validated.
+// validates the payload. A log payload that fastDecode already decoded is
+// only validated.
 func decodeEnvelope(p parsed, topic string, maxMessageBytes int) (parsed, error) {
 	env := p.env
 	if env.Kind == record.KindAlert {
@@ -115,11 +115,9 @@ func decodeEnvelope(p parsed, topic string, maxMessageBytes int) (parsed, error)
 		}
 		return p, validateLog(p.log, maxMessageBytes)
 	case record.KindMetric:
-		if p.metric == nil {
-			p.metric = &record.Metric{}
-			if err := decodePayload(env, p.metric); err != nil {
-				return p, err
-			}
+		p.metric = &record.Metric{}
+		if err := decodePayload(env, p.metric); err != nil {
+			return p, err
 		}
 		return p, validateMetric(p.metric)
 	case record.KindScan:

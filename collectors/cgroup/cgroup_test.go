@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -74,8 +75,13 @@ func TestSampleV2(t *testing.T) {
 		MemoryUsageBytes: 13071106048, MemoryWorkingSetBytes: 13071106048 - 2935459840,
 		MemoryLimitBytes: 103079215104, OOMKills: 0, PidsCurrent: 592, PidsMax: 629145,
 		IOReadBytes: 74526720, IOWriteBytes: 3789381632,
+		// buildV2 copies no pressure files, and the cgroup has no cgroup.procs.
+		CPUPressureSomeAvg10: -1, CPUPressureFullAvg10: -1, CPUPressureSomeTotalUs: -1, CPUPressureFullTotalUs: -1,
+		MemoryPressureSomeAvg10: -1, MemoryPressureFullAvg10: -1, MemoryPressureSomeTotalUs: -1, MemoryPressureFullTotalUs: -1,
+		IOPressureSomeAvg10: -1, IOPressureFullAvg10: -1, IOPressureSomeTotalUs: -1, IOPressureFullTotalUs: -1,
+		NetRxBytes: -1, NetTxBytes: -1,
 	}
-	if m != want {
+	if !reflect.DeepEqual(m, want) {
 		t.Errorf("metric =\n%+v\nwant\n%+v", m, want)
 	}
 }

@@ -416,6 +416,8 @@ func (r *reader) pressure(path string) (Pressure, bool) {
 	return p, true
 }
 
+// NOTE: in the hybrid layout the pressure files sit in the unified tree,
+// which readV1 does not read, so the pressure fields stay -1 there.
 func (r *reader) readV1(dirs map[string]string, rel string) record.Metric {
 	m := emptyMetric()
 	at := func(controller, file string) string {
