@@ -6,8 +6,10 @@ package normalize
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -228,21 +230,24 @@ func (n *Normalizer) HandleBatch(ctx context.Context, batch []kafka.Message) err
 		})
 	}
 
-	for _, table := range tableOrder {
-		if len(rows[table]) == 0 {
-			continue
-		}
-		if err := n.store.Insert(ctx, table, tableColumns[table], rows[table]); err != nil {
-			return fmt.Errorf("store batch of %d messages: %w", len(batch), err)
-		}
+	// The templates are stored while the rows are inserted, because each
+	// store is a ClickHouse round trip. Both finish before HandleBatch
+	// returns, so the offsets are still committed only after both.
+	flushed := make(chan error, 1)
+	if n.cfg.Templates != nil && len(rows[TableEvents]) > 0 {
+		go func() { flushed <- n.cfg.Templates.Flush(ctx) }()
+	} else {
+		flushed <- nil
+	}
+	insertErr := n.insertRows(ctx, rows)
+	if err := <-flushed; err != nil {
+		return fmt.Errorf("store templates of a batch of %d messages: %w", len(batch), err)
+	}
+	if insertErr != nil {
+		return fmt.Errorf("store batch of %d messages: %w", len(batch), insertErr)
 	}
 	if err := n.sendDeadLetters(ctx, dead); err != nil {
 		return err
-	}
-	if n.cfg.Templates != nil && len(rows[TableEvents]) > 0 {
-		if err := n.cfg.Templates.Flush(ctx); err != nil {
-			return fmt.Errorf("store templates of a batch of %d messages: %w", len(batch), err)
-		}
 	}
 
 	for table, r := range rows {
@@ -262,6 +267,39 @@ func (n *Normalizer) HandleBatch(ctx context.Context, batch []kafka.Message) err
 			"first_offset", first.msg.Offset, "first_reason", first.reason)
 	}
 	return nil
+}
+
+// insertRows inserts the inventory tables first, in tableOrder, and then
+// the events, container_events, metrics and dead_letters tables in
+// parallel, so that their ClickHouse round trips overlap. Every insert is
+// finished when it returns.
+func (n *Normalizer) insertRows(ctx context.Context, rows map[string][][]any) error {
+	var parallel []string
+	for _, table := range tableOrder {
+		if len(rows[table]) == 0 {
+			continue
+		}
+		switch table {
+		case TableEvents, TableContainerEvents, TableMetrics, TableDeadLetters:
+			parallel = append(parallel, table)
+			continue
+		}
+		if err := n.store.Insert(ctx, table, tableColumns[table], rows[table]); err != nil {
+			return err
+		}
+	}
+
+	errs := make([]error, len(parallel))
+	var wg sync.WaitGroup
+	for i, table := range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = n.store.Insert(ctx, table, tableColumns[table], rows[table])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // buildRows turns valid records into rows per table. Container records are
