@@ -150,6 +150,12 @@ func benchIngest(ctx context.Context, env *cmdEnv, rows, containers int) (benchR
 	suffix := time.Now().UnixNano()
 	pipeCfg := cfg
 	pipeCfg.ClickHouse.Database = fmt.Sprintf("harrier_bench_pipeline_%d", suffix)
+	if !env.loader.IsSet("normalize.queue_capacity") {
+		// A queue of one whole batch lets the reader fetch the next batch
+		// while the normalizer inserts the current one. The cost is up to
+		// one more batch of records in memory (about 3 MiB here).
+		pipeCfg.Normalize.QueueCapacity = normalize.DefaultMaxBatch
+	}
 	pipeStore, err := openStore(ctx, &pipeCfg, false)
 	if err != nil {
 		return benchResult{}, err

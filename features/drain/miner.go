@@ -227,14 +227,16 @@ func (m *Miner) Match(key, message string) (id uint64, template string, isNew bo
 
 	if c := kt.seen[string(kt.text)]; c != nil {
 		c.count++
-		c.dirty = true
+		c.counted = true
 		return c.id, c.text, false
 	}
 	leaf := kt.leaf(tokens, &m.cfg)
 	if c, sim := best(leaf, tokens); c != nil && sim >= m.cfg.Similarity {
-		c.merge(tokens)
+		if c.merge(tokens) {
+			c.dirty = true
+		}
 		c.count++
-		c.dirty = true
+		c.counted = true
 		kt.remember(c)
 		return c.id, c.text, false
 	}
@@ -291,9 +293,17 @@ func (m *Miner) Stats() Stats {
 	}
 }
 
-// Flush saves the templates created or changed since the last Flush. A
-// failed save marks them changed again, so the next Flush retries them.
+// Flush saves the templates created or whose text changed since the last
+// save, so that their ids survive a restart. Counts that alone changed wait
+// for the periodic save of Run. A failed save marks the templates changed
+// again, so the next save retries them.
 func (m *Miner) Flush(ctx context.Context) error {
+	return m.save(ctx, false)
+}
+
+// save writes the templates whose text changed and, with counts, also
+// those whose count alone changed.
+func (m *Miner) save(ctx context.Context, counts bool) error {
 	if m.store == nil {
 		return nil
 	}
@@ -311,8 +321,8 @@ func (m *Miner) Flush(ctx context.Context) error {
 	for _, kt := range trees {
 		kt.mu.Lock()
 		for _, c := range kt.byID {
-			if c.dirty {
-				c.dirty = false
+			if c.dirty || (counts && c.counted) {
+				c.dirty, c.counted = false, false
 				changed = append(changed, c.template(kt.key))
 				clusters = append(clusters, c)
 			}
@@ -356,7 +366,7 @@ func (m *Miner) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := m.Flush(final)
+			err := m.save(final, true)
 			cancel()
 			if err != nil {
 				m.logger.Error("Final template save failed", "err", err)
@@ -364,7 +374,7 @@ func (m *Miner) Run(ctx context.Context) error {
 			m.logger.Info("Template miner stopped", "templates", m.templates.Load(), "saved", m.saved.Load())
 			return err
 		case <-ticker.C:
-			if err := m.Flush(ctx); err != nil {
+			if err := m.save(ctx, true); err != nil {
 				m.logger.Warn("Template save failed, retrying at next flush", "err", err)
 			}
 		}

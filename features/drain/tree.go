@@ -42,7 +42,11 @@ type cluster struct {
 	tokens []string
 	text   string
 	count  int64
-	dirty  bool
+	// dirty marks a cluster whose text is not saved yet: Flush saves it.
+	// counted marks one whose count alone changed: only the periodic save
+	// of Run writes it, so that counting lines costs no insert per batch.
+	dirty   bool
+	counted bool
 }
 
 func newTree(key string, seenLimit int) *tree {
