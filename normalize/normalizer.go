@@ -338,6 +338,7 @@ func (n *Normalizer) buildRows(ctx context.Context, good []parsed) (map[string][
 		case p.scan != nil:
 			rows[TableImages] = append(rows[TableImages], imageRow(env, p.scan))
 			rows[TableVulnerabilities] = append(rows[TableVulnerabilities], vulnerabilityRows(env, p.scan)...)
+			rows[TableFindings] = append(rows[TableFindings], findingRows(env, p.scan)...)
 		case p.host != nil:
 			rows[TableHosts] = append(rows[TableHosts], hostRow(env, p.host))
 		case p.container != nil:

@@ -17,13 +17,14 @@ const (
 	TableHosts           = "hosts"
 	TableImages          = "images"
 	TableVulnerabilities = "vulnerabilities"
+	TableFindings        = "findings"
 	TableEvents          = "events"
 	TableContainerEvents = "container_events"
 	TableMetrics         = "metrics"
 	TableDeadLetters     = "dead_letters"
 )
 
-var tableOrder = []string{TableContainers, TableHosts, TableImages, TableVulnerabilities, TableEvents, TableContainerEvents, TableMetrics, TableDeadLetters}
+var tableOrder = []string{TableContainers, TableHosts, TableImages, TableVulnerabilities, TableFindings, TableEvents, TableContainerEvents, TableMetrics, TableDeadLetters}
 
 var tableColumns = map[string][]string{
 	TableEvents: {"time", "time_ns", "record_id", "host_id", "container_id", "container_name", "image_id",
@@ -46,6 +47,8 @@ var tableColumns = map[string][]string{
 	TableImages: {"image_id", "image_ref", "os_family", "os_name", "scanner", "vulnerabilities", "scanned_at", "record_id"},
 	TableVulnerabilities: {"image_id", "image_ref", "vuln_id", "package", "installed_version", "fixed_version",
 		"severity", "title", "scanner", "scanned_at", "record_id"},
+	TableFindings: {"image_id", "image_ref", "kind", "finding_id", "severity", "title", "target", "status",
+		"location", "scanner", "scanned_at", "record_id"},
 	TableDeadLetters: {"topic", "partition", "offset", "reason", "raw", "received_at", "record_id"},
 }
 
@@ -170,6 +173,17 @@ func vulnerabilityRows(env record.Envelope, s *record.Scan) [][]any {
 		rows = append(rows, []any{
 			s.ImageID, s.ImageRef, v.ID, v.Package, v.InstalledVersion, v.FixedVersion,
 			v.Severity, v.Title, s.Scanner, nsTime(s.ScannedNs), env.ID,
+		})
+	}
+	return rows
+}
+
+func findingRows(env record.Envelope, s *record.Scan) [][]any {
+	rows := make([][]any, 0, len(s.Findings))
+	for _, f := range s.Findings {
+		rows = append(rows, []any{
+			s.ImageID, s.ImageRef, f.Kind, f.ID, f.Severity, f.Title, f.Target, f.Status,
+			f.Location, s.Scanner, nsTime(s.ScannedNs), env.ID,
 		})
 	}
 	return rows

@@ -18,6 +18,7 @@ var (
 	streams         = []string{"stdout", "stderr"}
 	cgroupModes     = []string{"v1", "v2", "hybrid"}
 	severities      = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
+	findingKinds    = []string{record.FindingSecret, record.FindingMisconfiguration}
 	lifecycleEvents = []string{record.EventCreated, record.EventStarted, record.EventExited,
 		record.EventOOMKilled, record.EventRestarted}
 )
@@ -200,6 +201,68 @@ func validateMetric(m *record.Metric) error {
 			return fmt.Errorf("invalid metric field %s=%d: must be -1 (not provided) or more", c.name, c.value)
 		}
 	}
+	if err := validatePressure(m); err != nil {
+		return err
+	}
+	return validateNetwork(m)
+}
+
+// validatePressure checks the PSI fields: an avg10 value is a percentage,
+// a total is a cumulative count of microseconds, and -1 marks either as
+// not provided.
+func validatePressure(m *record.Metric) error {
+	averages := []struct {
+		name  string
+		value float64
+	}{
+		{"cpu_pressure_some_avg10", m.CPUPressureSomeAvg10}, {"cpu_pressure_full_avg10", m.CPUPressureFullAvg10},
+		{"memory_pressure_some_avg10", m.MemoryPressureSomeAvg10}, {"memory_pressure_full_avg10", m.MemoryPressureFullAvg10},
+		{"io_pressure_some_avg10", m.IOPressureSomeAvg10}, {"io_pressure_full_avg10", m.IOPressureFullAvg10},
+	}
+	for _, a := range averages {
+		// The negated range test also rejects NaN.
+		if a.value != -1 && !(a.value >= 0 && a.value <= 100) {
+			return fmt.Errorf("invalid metric field %s=%g: must be -1 (not provided) or a percentage between 0 and 100", a.name, a.value)
+		}
+	}
+
+	totals := []struct {
+		name  string
+		value int64
+	}{
+		{"cpu_pressure_some_total_us", m.CPUPressureSomeTotalUs}, {"cpu_pressure_full_total_us", m.CPUPressureFullTotalUs},
+		{"memory_pressure_some_total_us", m.MemoryPressureSomeTotalUs}, {"memory_pressure_full_total_us", m.MemoryPressureFullTotalUs},
+		{"io_pressure_some_total_us", m.IOPressureSomeTotalUs}, {"io_pressure_full_total_us", m.IOPressureFullTotalUs},
+	}
+	for _, c := range totals {
+		if c.value < -1 {
+			return fmt.Errorf("invalid metric field %s=%d: must be -1 (not provided) or more", c.name, c.value)
+		}
+	}
+	return nil
+}
+
+// validateNetwork checks the network byte counters: the sums may be -1
+// (not provided), but a listed interface always has a name and counters
+// read from /proc/<pid>/net/dev, which are never negative.
+func validateNetwork(m *record.Metric) error {
+	if m.NetRxBytes < -1 {
+		return fmt.Errorf("invalid metric field net_rx_bytes=%d: must be -1 (not provided) or more", m.NetRxBytes)
+	}
+	if m.NetTxBytes < -1 {
+		return fmt.Errorf("invalid metric field net_tx_bytes=%d: must be -1 (not provided) or more", m.NetTxBytes)
+	}
+	for i, n := range m.NetInterfaces {
+		if n.Name == "" {
+			return fmt.Errorf("missing metric field net_interfaces[%d].name", i)
+		}
+		if n.RxBytes < 0 {
+			return fmt.Errorf("invalid metric field net_interfaces[%d].rx_bytes=%d (interface %q): must not be negative", i, n.RxBytes, n.Name)
+		}
+		if n.TxBytes < 0 {
+			return fmt.Errorf("invalid metric field net_interfaces[%d].tx_bytes=%d (interface %q): must not be negative", i, n.TxBytes, n.Name)
+		}
+	}
 	return nil
 }
 
@@ -223,6 +286,19 @@ func validateScan(s *record.Scan) error {
 		}
 		v.Severity = strings.ToUpper(v.Severity)
 		if err := checkOneOf("scan", fmt.Sprintf("vulnerabilities[%d].severity", i), v.Severity, severities); err != nil {
+			return err
+		}
+	}
+	for i := range s.Findings {
+		f := &s.Findings[i]
+		if err := checkOneOf("scan", fmt.Sprintf("findings[%d].kind", i), f.Kind, findingKinds); err != nil {
+			return err
+		}
+		if f.ID == "" {
+			return fmt.Errorf("missing scan field findings[%d].id", i)
+		}
+		f.Severity = strings.ToUpper(f.Severity)
+		if err := checkOneOf("scan", fmt.Sprintf("findings[%d].severity", i), f.Severity, severities); err != nil {
 			return err
 		}
 	}

@@ -75,3 +75,68 @@ func TestDecodeRecordDefaults(t *testing.T) {
 		t.Errorf("severity = %q, want HIGH", got)
 	}
 }
+
+func TestValidateMetricPressureAndNetwork(t *testing.T) {
+	base := func() record.Metric {
+		return record.Metric{
+			TimeNs: 1, CgroupPath: "a", CgroupMode: "v2",
+			CPUPressureSomeAvg10: -1, CPUPressureFullAvg10: -1, CPUPressureSomeTotalUs: -1, CPUPressureFullTotalUs: -1,
+			MemoryPressureSomeAvg10: -1, MemoryPressureFullAvg10: -1, MemoryPressureSomeTotalUs: -1, MemoryPressureFullTotalUs: -1,
+			IOPressureSomeAvg10: -1, IOPressureFullAvg10: -1, IOPressureSomeTotalUs: -1, IOPressureFullTotalUs: -1,
+			NetRxBytes: -1, NetTxBytes: -1,
+		}
+	}
+	cases := []struct {
+		name   string
+		change func(m *record.Metric)
+		want   string // empty when the metric is valid
+	}{
+		{"all not provided", func(m *record.Metric) {}, ""},
+		{"avg10 zero", func(m *record.Metric) { m.CPUPressureSomeAvg10 = 0 }, ""},
+		{"avg10 hundred", func(m *record.Metric) { m.IOPressureFullAvg10 = 100 }, ""},
+		{"avg10 fraction", func(m *record.Metric) { m.MemoryPressureSomeAvg10 = 12.34 }, ""},
+		{"avg10 above hundred", func(m *record.Metric) { m.MemoryPressureFullAvg10 = 100.5 }, "invalid metric field memory_pressure_full_avg10=100.5"},
+		{"avg10 negative", func(m *record.Metric) { m.CPUPressureFullAvg10 = -0.5 }, "invalid metric field cpu_pressure_full_avg10=-0.5"},
+		{"avg10 minus two", func(m *record.Metric) { m.IOPressureSomeAvg10 = -2 }, "invalid metric field io_pressure_some_avg10=-2"},
+		{"total zero", func(m *record.Metric) { m.IOPressureSomeTotalUs = 0 }, ""},
+		{"total negative", func(m *record.Metric) { m.MemoryPressureSomeTotalUs = -5 }, "invalid metric field memory_pressure_some_total_us=-5"},
+		{"net rx negative", func(m *record.Metric) { m.NetRxBytes = -2 }, "invalid metric field net_rx_bytes=-2"},
+		{"net tx negative", func(m *record.Metric) { m.NetTxBytes = -3 }, "invalid metric field net_tx_bytes=-3"},
+		{"net counted", func(m *record.Metric) {
+			m.NetRxBytes, m.NetTxBytes = 10, 20
+			m.NetInterfaces = []record.NetInterface{{Name: "lo", RxBytes: 0, TxBytes: 0}, {Name: "eth0", RxBytes: 10, TxBytes: 20}}
+		}, ""},
+		{"interface without name", func(m *record.Metric) {
+			m.NetInterfaces = []record.NetInterface{{Name: "eth0"}, {RxBytes: 1}}
+		}, "missing metric field net_interfaces[1].name"},
+		{"interface rx negative", func(m *record.Metric) {
+			m.NetInterfaces = []record.NetInterface{{Name: "eth0", RxBytes: -1}}
+		}, `invalid metric field net_interfaces[0].rx_bytes=-1 (interface "eth0")`},
+		{"interface tx negative", func(m *record.Metric) {
+			m.NetInterfaces = []record.NetInterface{{Name: "eth0", TxBytes: -7}}
+		}, `invalid metric field net_interfaces[0].tx_bytes=-7 (interface "eth0")`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := base()
+			c.change(&m)
+			b, err := record.Encode(record.KindMetric, "id-1", "host-1", "test", 1, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = decodeRecord(record.TopicMetrics, b, DefaultMaxMessageBytes)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("decodeRecord rejected a valid metric: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("decodeRecord accepted %s", b)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}

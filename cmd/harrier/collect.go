@@ -21,7 +21,7 @@ import (
 func collectCommand() *command {
 	return &command{
 		name:    "collect",
-		summary: "Run the collector agent: ship container logs, cgroup stats, scan reports and host facts to Kafka.",
+		summary: "Run the collector agent, which ships container logs, cgroup stats, scan reports and host facts to Kafka.",
 		groups:  []string{"kafka", "collect", "http"},
 		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
 			l.Alias(fs, "kafka", "kafka.brokers")

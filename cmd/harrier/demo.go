@@ -34,8 +34,8 @@ const demoLateness = 2 * time.Hour
 func demoCommand() *command {
 	return &command{
 		name: "demo",
-		summary: "Replay a bundled fleet (Docker and CRI logs, cgroup samples, Trivy reports) plus this host's cgroups " +
-			"and facts through the whole pipeline, print the alerts and a summary. Starts its own broker and ClickHouse " +
+		summary: "Replay a bundled fleet and this host's cgroups through the whole pipeline, then print the alerts and a summary. " +
+			"The bundle has Docker and CRI logs, cgroup samples and Trivy reports. The demo starts its own broker and ClickHouse " +
 			"unless --kafka and --clickhouse are given.",
 		groups: []string{"kafka", "clickhouse", "features", "models", "alerting"},
 		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {

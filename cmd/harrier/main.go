@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/harrierhq/harrier/internal/config"
@@ -173,11 +174,23 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// firstClause shortens a command summary for the command list: the text up
+// to its first ". " or ": ", which 'harrier <command> --help' prints whole.
+func firstClause(summary string) string {
+	cut := len(summary)
+	for _, sep := range []string{". ", ": "} {
+		if i := strings.Index(summary, sep); i >= 0 && i < cut {
+			cut = i
+		}
+	}
+	return strings.TrimSuffix(summary[:cut], ".")
+}
+
 func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "Harrier: streaming anomaly detection for container security.")
 	fmt.Fprintln(w, "\nUsage: harrier <command> [flags]\n\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, firstClause(c.summary))
 	}
 	fmt.Fprintln(w, "\nRun 'harrier <command> --help' for the flags of a command.")
 	fmt.Fprintln(w, "Every flag that names a config key can also be set in the YAML file given by")

@@ -16,7 +16,7 @@ import (
 func runCommand() *command {
 	return &command{
 		name:    "run",
-		summary: "Run every role in one process: embedded broker, collector, normalizer, scorer and alerter.",
+		summary: "Run every role in one process (embedded broker, collector, normalizer, scorer and alerter).",
 		groups:  []string{"kafka", "clickhouse", "broker", "normalize", "collect", "features", "models", "alerting", "http"},
 		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
 			connectionAliases(fs, l, o)

@@ -64,6 +64,7 @@ const (
 	TableEvents          = "events"
 	TableMetrics         = "metrics"
 	TableVulnerabilities = "vulnerabilities"
+	TableFindings        = "findings"
 	TableContainers      = "containers"
 	TableHosts           = "hosts"
 	TableImages          = "images"

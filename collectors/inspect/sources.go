@@ -232,6 +232,26 @@ type VulnerabilityRow struct {
 	CVSSSource       string  `json:"cvss_source,omitempty"`
 }
 
+// FindingRow is a row of the findings table, a secret or a
+// misconfiguration of an image's scan report, with the Trivy fields the
+// table does not store.
+type FindingRow struct {
+	ImageID    string `json:"image_id"`
+	ImageRef   string `json:"image_ref"`
+	Kind       string `json:"kind"`
+	FindingID  string `json:"finding_id"`
+	Severity   string `json:"severity"`
+	Title      string `json:"title"`
+	Target     string `json:"target"`
+	Status     string `json:"status"`
+	Location   string `json:"location"`
+	Scanner    string `json:"scanner"`
+	ScannedNs  int64  `json:"scanned_ns"`
+	Category   string `json:"category,omitempty"`
+	AVDID      string `json:"avd_id,omitempty"`
+	Resolution string `json:"resolution,omitempty"`
+}
+
 func (in *Inspector) scanFile(path string, f scan.Format) error {
 	rep, err := scan.ReadFile(path, f)
 	if err != nil {
@@ -253,6 +273,14 @@ func (in *Inspector) scanFile(path string, f scan.Format) error {
 			row.CVSSVersion, row.CVSSVector, row.CVSSScore, row.CVSSSource = c.Version, c.Vector, c.BaseScore, c.Source
 		}
 		if err := in.write(TableVulnerabilities, rec.ID, rec.Source, row); err != nil {
+			return err
+		}
+	}
+	for _, f := range s.Findings {
+		row := FindingRow{ImageID: s.ImageID, ImageRef: s.ImageRef, Kind: f.Kind, FindingID: f.ID, Severity: f.Severity,
+			Title: f.Title, Target: f.Target, Status: f.Status, Location: f.Location, Scanner: s.Scanner,
+			ScannedNs: s.ScannedNs, Category: f.Category, AVDID: f.AVDID, Resolution: f.Resolution}
+		if err := in.write(TableFindings, rec.ID, rec.Source, row); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ var samples = map[string]scan.Format{
 	"alpine-310.json":                scan.FormatTrivy,
 	"debian-buster.json":             scan.FormatTrivy,
 	"npm.json":                       scan.FormatTrivy,
+	"trivy-secrets-misconfig.json":   scan.FormatTrivy,
 	"grype-image.json":               scan.FormatGrype,
 	"clair-debian-buster.json":       scan.FormatClair,
 	"clair-alpine-310.json":          scan.FormatClair,

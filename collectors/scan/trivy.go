@@ -35,7 +35,35 @@ type trivyReport struct {
 			// CVSS maps a source such as "nvd" to its rating.
 			CVSS map[string]trivyCVSS `json:"CVSS"`
 		} `json:"Vulnerabilities"`
+		Secrets           []trivySecret           `json:"Secrets"`
+		Misconfigurations []trivyMisconfiguration `json:"Misconfigurations"`
 	} `json:"Results"`
+}
+
+// trivySecret is one entry of a result's Secrets list. The report's Match
+// and Code fields quote the secret (Trivy masks it with asterisks, but a
+// custom rule may leave part of it), so they are not decoded at all.
+type trivySecret struct {
+	RuleID    string `json:"RuleID"`
+	Category  string `json:"Category"`
+	Severity  string `json:"Severity"`
+	Title     string `json:"Title"`
+	StartLine int    `json:"StartLine"`
+	EndLine   int    `json:"EndLine"`
+}
+
+// trivyMisconfiguration is one entry of a result's Misconfigurations list.
+type trivyMisconfiguration struct {
+	ID            string `json:"ID"`
+	AVDID         string `json:"AVDID"`
+	Title         string `json:"Title"`
+	Severity      string `json:"Severity"`
+	Status        string `json:"Status"`
+	Resolution    string `json:"Resolution"`
+	CauseMetadata struct {
+		StartLine int `json:"StartLine"`
+		EndLine   int `json:"EndLine"`
+	} `json:"CauseMetadata"`
 }
 
 // trivyCVSS is one source's entry of a Trivy finding's CVSS map.
@@ -106,8 +134,66 @@ func parseTrivy(b []byte) (Result, error) {
 				Title:            v.Title,
 			}, trivyRating(v.CVSS))
 		}
+		findings, err := trivyFindings(i, result.Target, result.Secrets, result.Misconfigurations)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Scan.Findings = append(res.Scan.Findings, findings...)
 	}
 	return res, nil
+}
+
+// trivyFindings converts the secrets and misconfigurations of Results[i].
+// A misconfiguration without an ID takes its AVDID.
+func trivyFindings(i int, target string, secrets []trivySecret, misconfigurations []trivyMisconfiguration) ([]record.Finding, error) {
+	var findings []record.Finding
+	for j, sec := range secrets {
+		if sec.RuleID == "" {
+			return nil, fmt.Errorf("invalid Trivy report: missing field Results[%d].Secrets[%d].RuleID", i, j)
+		}
+		findings = append(findings, record.Finding{
+			Kind:     record.FindingSecret,
+			ID:       sec.RuleID,
+			Severity: normalizeSeverity(sec.Severity),
+			Title:    sec.Title,
+			Target:   target,
+			Location: lineRange(sec.StartLine, sec.EndLine),
+			Category: sec.Category,
+		})
+	}
+	for j, m := range misconfigurations {
+		id := m.ID
+		if id == "" {
+			id = m.AVDID
+		}
+		if id == "" {
+			return nil, fmt.Errorf("invalid Trivy report: missing field Results[%d].Misconfigurations[%d].ID (and AVDID)", i, j)
+		}
+		findings = append(findings, record.Finding{
+			Kind:       record.FindingMisconfiguration,
+			ID:         id,
+			Severity:   normalizeSeverity(m.Severity),
+			Title:      m.Title,
+			Target:     target,
+			Status:     strings.ToUpper(m.Status),
+			Location:   lineRange(m.CauseMetadata.StartLine, m.CauseMetadata.EndLine),
+			AVDID:      m.AVDID,
+			Resolution: m.Resolution,
+		})
+	}
+	return findings, nil
+}
+
+// lineRange formats 1-based start and end lines as "line 3" or
+// "lines 3-5". It returns "" when the report gives no start line.
+func lineRange(start, end int) string {
+	switch {
+	case start <= 0:
+		return ""
+	case end <= start:
+		return fmt.Sprintf("line %d", start)
+	}
+	return fmt.Sprintf("lines %d-%d", start, end)
 }
 
 // trivyRating picks the NVD rating when present, else the first source in

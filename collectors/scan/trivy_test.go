@@ -1,6 +1,7 @@
 package scan_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,7 +142,7 @@ func TestReadDir(t *testing.T) {
 }
 
 func FuzzParseTrivy(f *testing.F) {
-	for _, name := range []string{"alpine-310.json", "debian-buster.json", "npm.json"} {
+	for _, name := range []string{"alpine-310.json", "debian-buster.json", "npm.json", "trivy-secrets-misconfig.json"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -154,4 +155,92 @@ func FuzzParseTrivy(f *testing.F) {
 			t.Error("nil vulnerability list accepted")
 		}
 	})
+}
+
+func TestParseTrivySecretsAndMisconfigurations(t *testing.T) {
+	b, err := os.ReadFile("testdata/trivy-secrets-misconfig.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := scan.ParseTrivy(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Vulnerabilities) != 1 {
+		t.Errorf("got %d vulnerabilities, want 1", len(s.Vulnerabilities))
+	}
+	want := []record.Finding{
+		{Kind: record.FindingSecret, ID: "aws-access-key-id", Severity: "CRITICAL", Title: "AWS Access Key ID",
+			Target: "/app/config/settings.env", Location: "line 3", Category: "AWS"},
+		{Kind: record.FindingSecret, ID: "github-pat", Severity: "CRITICAL", Title: "GitHub Personal Access Token",
+			Target: "/app/config/settings.env", Location: "line 7", Category: "GitHub"},
+		{Kind: record.FindingSecret, ID: "private-key", Severity: "HIGH", Title: "Asymmetric Private Key",
+			Target: "/app/certs/server.key", Location: "lines 1-28", Category: "AsymmetricPrivateKey"},
+		{Kind: record.FindingMisconfiguration, ID: "DS002", Severity: "HIGH", Title: "Image user should not be 'root'",
+			Target: "Dockerfile", Status: "FAIL", AVDID: "AVD-DS-0002",
+			Resolution: "Add 'USER <non root user name>' line to the Dockerfile"},
+		{Kind: record.FindingMisconfiguration, ID: "DS026", Severity: "LOW", Title: "No HEALTHCHECK defined",
+			Target: "Dockerfile", Status: "FAIL", AVDID: "AVD-DS-0026", Resolution: "Add HEALTHCHECK instruction in Dockerfile"},
+		{Kind: record.FindingMisconfiguration, ID: "DS005", Severity: "LOW", Title: "ADD instead of COPY",
+			Target: "Dockerfile", Status: "FAIL", Location: "line 6", AVDID: "AVD-DS-0005", Resolution: "Use COPY instead of ADD"},
+		{Kind: record.FindingMisconfiguration, ID: "KSV017", Severity: "HIGH", Title: "Privileged container",
+			Target: "deploy/api.yaml", Status: "FAIL", Location: "lines 21-34", AVDID: "AVD-KSV-0017",
+			Resolution: "Change 'containers[].securityContext.privileged' to 'false'."},
+	}
+	if len(s.Findings) != len(want) {
+		t.Fatalf("got %d findings, want %d: %+v", len(s.Findings), len(want), s.Findings)
+	}
+	for i := range want {
+		if s.Findings[i] != want[i] {
+			t.Errorf("finding %d = %+v, want %+v", i, s.Findings[i], want[i])
+		}
+	}
+
+	// The secret's matched text and code lines must not reach the record.
+	out, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{"AWS_ACCESS_KEY_ID=", "GITHUB_TOKEN=", "BEGIN RSA PRIVATE KEY", "****"} {
+		if strings.Contains(string(out), leak) {
+			t.Errorf("record contains secret text %q", leak)
+		}
+	}
+}
+
+func TestParseTrivyFindingErrors(t *testing.T) {
+	cases := []struct {
+		name   string
+		result string
+		want   string
+	}{
+		{"secret without rule", `{"Target":"a","Secrets":[{"Severity":"HIGH","Match":"x"}]}`, "Results[0].Secrets[0].RuleID"},
+		{"misconfiguration without id", `{"Target":"Dockerfile","Misconfigurations":[{"Title":"t","Status":"FAIL"}]}`, "Results[0].Misconfigurations[0].ID"},
+		{"secret lines wrong type", `{"Target":"a","Secrets":[{"RuleID":"r","StartLine":"3"}]}`, "StartLine"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := []byte(`{"SchemaVersion":2,"ArtifactName":"img","Results":[` + c.result + `]}`)
+			_, err := scan.ParseTrivy(b)
+			if err == nil {
+				t.Fatalf("ParseTrivy accepted %s", b)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not name %q", err, c.want)
+			}
+		})
+	}
+
+	// A misconfiguration that only has an AVDID keeps it as its id.
+	b := []byte(`{"SchemaVersion":2,"ArtifactName":"img","Results":[{"Target":"main.tf","Misconfigurations":[{"AVDID":"AVD-AWS-0086","Severity":"high","Status":"pass"}]}]}`)
+	s, err := scan.ParseTrivy(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Findings) != 1 {
+		t.Fatalf("got %d findings, want 1", len(s.Findings))
+	}
+	if f := s.Findings[0]; f.ID != "AVD-AWS-0086" || f.Severity != "HIGH" || f.Status != "PASS" {
+		t.Errorf("finding = %+v, want id AVD-AWS-0086, severity HIGH, status PASS", f)
+	}
 }

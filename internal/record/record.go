@@ -257,6 +257,9 @@ type Scan struct {
 	// ScannedNs is the report's creation time.
 	ScannedNs       int64           `json:"scanned_ns"`
 	Vulnerabilities []Vulnerability `json:"vulnerabilities"`
+	// Findings lists the secrets and misconfigurations of the report. Only
+	// Trivy reports carry them.
+	Findings []Finding `json:"findings,omitempty"`
 }
 
 // Host is the metadata of one host, sent when its collector starts and then
