@@ -10,8 +10,8 @@ import (
 )
 
 // evaluatePolicy runs the query of a policy rule and returns one candidate
-// per container, or per host for host policies. A rule whose hosts column
-// is missing returns nothing and logs a warning once.
+// per container, or per host for host policies. A rule whose column is
+// missing returns nothing and logs a warning once.
 func (a *Alerter) evaluatePolicy(ctx context.Context, rule Rule, nowNs int64) ([]candidate, error) {
 	missing, err := a.missingColumns(ctx, rule)
 	if err != nil {
@@ -94,17 +94,17 @@ func policyFingerprint(rule, containerID, hostID string) string {
 	return record.NewID(rule, containerID)
 }
 
-// missingColumns returns the hosts columns that rule needs and the
-// database lacks.
+// missingColumns returns the columns, as "table.column", that rule needs
+// and the database lacks.
 func (a *Alerter) missingColumns(ctx context.Context, rule Rule) ([]string, error) {
 	var missing []string
-	for _, name := range policyColumns(rule.Kind) {
-		_, rows, err := a.store.Query(ctx, hostsColumnQuery(name))
+	for _, c := range policyColumns(rule.Kind) {
+		_, rows, err := a.store.Query(ctx, columnQuery(c))
 		if err != nil {
-			return nil, fmt.Errorf("check column hosts.%s: %w", name, err)
+			return nil, fmt.Errorf("check column %s: %w", c, err)
 		}
 		if len(rows) == 0 || toString(rows[0][0]) == "0" {
-			missing = append(missing, name)
+			missing = append(missing, c.String())
 		}
 	}
 	return missing, nil
@@ -118,7 +118,7 @@ func (a *Alerter) warnSkippedRule(rule Rule, missing []string) {
 		return
 	}
 	a.skipped[rule.Name] = true
-	a.logger.Warn("Skipping rule: the hosts table lacks its column, apply the migration that adds it",
+	a.logger.Warn("Skipping rule: the database lacks a column it reads, apply the migration that adds it",
 		"rule", rule.Name, "kind", rule.Kind, "missing_columns", missing)
 }
 

@@ -34,6 +34,11 @@ const (
 	// KindHostUnexpectedPort raises one alert per host that listens on a
 	// port outside params.allowed_ports.
 	KindHostUnexpectedPort = "host-unexpected-port"
+	// KindContainerPort raises one alert per running container that
+	// publishes a host port outside params.allowed_ports, or, with
+	// params.public_only, only for bindings on every interface (0.0.0.0 or
+	// ::).
+	KindContainerPort = "container-port"
 	// KindLogMatch raises one alert per container that logged at least
 	// params.threshold lines matching params.pattern or params.template_id
 	// within params.window.
@@ -64,10 +69,14 @@ type PolicyParams struct {
 	// numbers.
 	MinKernel   string
 	KernelParts [3]uint64
-	// AllowedPorts is the allow list of a KindHostUnexpectedPort rule: a
-	// port number such as "22" allows it for every protocol, and
-	// "udp/53" for one protocol.
+	// AllowedPorts is the allow list of a KindHostUnexpectedPort or
+	// KindContainerPort rule: a port number such as "22" allows it for
+	// every protocol, and "udp/53" for one protocol. A KindContainerPort
+	// rule compares it with the host port of each binding.
 	AllowedPorts []string
+	// PublicOnly makes a KindContainerPort rule check only the bindings on
+	// every interface (0.0.0.0 or ::). Default false checks every binding.
+	PublicOnly bool
 	// Pattern is the RE2 regular expression that a KindLogMatch rule runs
 	// on each message with ClickHouse match(). Empty when TemplateID is set.
 	//
@@ -89,6 +98,7 @@ type PolicyParams struct {
 
 var registryPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
 var portPattern = regexp.MustCompile(`^((tcp|udp|tcp6|udp6)/)?[0-9]{1,5}$`)
+var containerPortPattern = regexp.MustCompile(`^((tcp|udp|sctp)/)?[0-9]{1,5}$`)
 
 // parsePolicyRule parses the params of the policy kinds.
 func (p *ruleParser) parsePolicyRule(r *Rule, n *yaml.Node, f map[string]*yaml.Node, path string) {
@@ -108,6 +118,8 @@ func (p *ruleParser) parsePolicyRule(r *Rule, n *yaml.Node, f map[string]*yaml.N
 		known = []string{"min_version"}
 	case KindHostUnexpectedPort:
 		known = []string{"allowed_ports"}
+	case KindContainerPort:
+		known = []string{"allowed_ports", "public_only"}
 	case KindLogMatch:
 		known = []string{"pattern", "template_id", "window", "threshold"}
 	}
@@ -145,23 +157,46 @@ func (p *ruleParser) parsePolicyRule(r *Rule, n *yaml.Node, f map[string]*yaml.N
 	case KindHostKernelFloor:
 		p.parseKernelFloor(r, params["min_version"], paramsNode, field("min_version"))
 	case KindHostUnexpectedPort:
-		r.Policy.AllowedPorts = p.listParam(params["allowed_ports"], paramsNode, field("allowed_ports"), func(v string) (string, string) {
-			v = strings.ToLower(v)
-			if !portPattern.MatchString(v) {
-				return "", "expected a port such as 22 or a protocol and port such as udp/53"
-			}
-			_, port, _ := strings.Cut(v, "/")
-			if port == "" {
-				port = v
-			}
-			if n, _ := strconv.Atoi(port); n > 65535 {
-				return "", "expected a port from 0 to 65535"
-			}
-			return v, ""
-		})
+		r.Policy.AllowedPorts = p.listParam(params["allowed_ports"], paramsNode, field("allowed_ports"), allowedPortCheck(portPattern, "udp/53"))
+	case KindContainerPort:
+		r.Policy.AllowedPorts = p.listParam(params["allowed_ports"], paramsNode, field("allowed_ports"), allowedPortCheck(containerPortPattern, "tcp/443"))
+		r.Policy.PublicOnly = p.boolParam(params["public_only"], field("public_only"))
 	case KindLogMatch:
 		p.parseLogMatch(r, params, paramsNode, path)
 	}
+}
+
+// allowedPortCheck returns the check of an allowed_ports entry: a port, or
+// a protocol and port matching pattern, such as the example.
+func allowedPortCheck(pattern *regexp.Regexp, example string) func(string) (string, string) {
+	return func(v string) (string, string) {
+		v = strings.ToLower(v)
+		if !pattern.MatchString(v) {
+			return "", "expected a port such as 22 or a protocol and port such as " + example
+		}
+		_, port, _ := strings.Cut(v, "/")
+		if port == "" {
+			port = v
+		}
+		if n, _ := strconv.Atoi(port); n > 65535 {
+			return "", "expected a port from 0 to 65535"
+		}
+		return v, ""
+	}
+}
+
+// boolParam parses an optional boolean param. A missing param is false.
+func (p *ruleParser) boolParam(n *yaml.Node, field string) bool {
+	value, ok := p.scalar(n, field)
+	if !ok {
+		return false
+	}
+	v, err := strconv.ParseBool(value)
+	if err != nil {
+		p.fail(n, field, "invalid value %q: expected true or false", value)
+		return false
+	}
+	return v
 }
 
 // intParam parses an integer param in [lo, hi]. A missing optional param

@@ -221,6 +221,67 @@ WHERE listener_port != '' AND NOT (%s)
 ORDER BY host_id, driver`, strings.Join(allowed, " OR "))
 }
 
+// containerPortQuery returns the query of a KindContainerPort rule: one
+// row per published port of a running container whose host port is
+// outside the allow list. It reads containers.ports, an Array(String) of
+// entries such as "tcp 0.0.0.0:8080->80" or "tcp [::]:8080->80" (protocol,
+// host address and host port, container port).
+func containerPortQuery(r Rule) string {
+	var ports, protocolPorts []string
+	for _, p := range r.Policy.AllowedPorts {
+		if strings.Contains(p, "/") {
+			protocolPorts = append(protocolPorts, p)
+		} else {
+			ports = append(ports, p)
+		}
+	}
+	allowed := []string{}
+	if len(ports) > 0 {
+		allowed = append(allowed, fmt.Sprintf("binding_host_port IN (%s)", quoteList(ports)))
+	}
+	if len(protocolPorts) > 0 {
+		allowed = append(allowed, fmt.Sprintf("concat(binding_protocol, '/', binding_host_port) IN (%s)", quoteList(protocolPorts)))
+	}
+	public := ""
+	if r.Policy.PublicOnly {
+		public = " AND binding_public = 1"
+	}
+	return fmt.Sprintf(`SELECT
+    container_id,
+    container_host_id AS host_id,
+    container_image_id AS image_id,
+    concat('Container ', %s, ' publishes ports outside its allow list') AS summary,
+    concat(binding_protocol, '/', binding_host_port, ' (', binding, ')') AS driver
+FROM
+(
+    SELECT
+        container_id,
+        container_name,
+        container_host_id,
+        container_image_id,
+        binding,
+        lower(splitByChar(' ', binding)[1]) AS binding_protocol,
+        extract(binding, ':([0-9]+)->') AS binding_host_port,
+        position(binding, ' 0.0.0.0:') > 0 OR position(binding, ' [::]:') > 0 AS binding_public
+    FROM
+    (
+        SELECT
+            container_id,
+            argMax(name, seen_at) AS container_name,
+            argMax(host_id, seen_at) AS container_host_id,
+            argMax(image_id, seen_at) AS container_image_id,
+            argMax(running, seen_at) AS container_running,
+            argMax(ports, seen_at) AS container_ports
+        FROM containers
+        GROUP BY container_id
+    )
+    ARRAY JOIN container_ports AS binding
+    WHERE container_running = 1
+)
+WHERE binding_host_port != '' AND NOT (%s)%s
+ORDER BY container_id, driver`, containerLabelSQL, strings.Join(allowed, " OR "), public)
+}
+
 // logMatchQuery returns the query of a KindLogMatch rule: the containers
 // with at least Threshold matching lines in (at - Window, at]. Lines are
 // counted once per record id, because the events table may hold a record
@@ -284,29 +345,41 @@ func policyQuery(r Rule, at time.Time) string {
 		return hostKernelFloorQuery(r)
 	case KindHostUnexpectedPort:
 		return hostUnexpectedPortQuery(r)
+	case KindContainerPort:
+		return containerPortQuery(r)
 	case KindLogMatch:
 		return logMatchQuery(r, at)
 	}
 	return ""
 }
 
-// policyColumns returns the hosts columns that a policy kind needs beyond
-// those of migration 0001. Such a rule is skipped with a warning while the
+// tableColumn is a column of a table.
+type tableColumn struct {
+	table, name string
+}
+
+// String returns the column as "table.name".
+func (c tableColumn) String() string { return c.table + "." + c.name }
+
+// policyColumns returns the columns that a policy kind needs beyond those
+// of migration 0001. Such a rule is skipped with a warning while the
 // database lacks the column.
-func policyColumns(kind string) []string {
+func policyColumns(kind string) []tableColumn {
 	switch kind {
 	case KindHostOSEndOfLife:
-		return []string{"os_eol_date"}
+		return []tableColumn{{"hosts", "os_eol_date"}}
 	case KindHostUnexpectedPort:
-		return []string{"listeners"}
+		return []tableColumn{{"hosts", "listeners"}}
+	case KindContainerPort:
+		return []tableColumn{{"containers", "ports"}}
 	}
 	return nil
 }
 
-// hostsColumnQuery counts the columns of the hosts table named name in the
-// current database.
-func hostsColumnQuery(name string) string {
-	return "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'hosts' AND name = " + quoteString(name)
+// columnQuery counts the columns of table named name in the current
+// database.
+func columnQuery(c tableColumn) string {
+	return "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = " + quoteString(c.table) + " AND name = " + quoteString(c.name)
 }
 
 // policyRowsQuery returns the query attached to an alert of a policy rule:
@@ -336,6 +409,12 @@ func policyCondition(r Rule) string {
 		return "host kernel older than " + p.MinKernel
 	case KindHostUnexpectedPort:
 		return "host listening port not in [" + strings.Join(p.AllowedPorts, ", ") + "]"
+	case KindContainerPort:
+		scope := "published"
+		if p.PublicOnly {
+			scope = "published on 0.0.0.0 or ::"
+		}
+		return "running container host port " + scope + " not in [" + strings.Join(p.AllowedPorts, ", ") + "]"
 	case KindLogMatch:
 		what := fmt.Sprintf("match(message, %s)", quoteString(p.Pattern))
 		if p.TemplateID != 0 {

@@ -30,7 +30,7 @@ var ruleKinds = []string{
 	KindSQL, KindRunningImageFixableVuln,
 	KindImageAge, KindImageRegistry, KindContainerRoot,
 	KindHostOSEndOfLife, KindHostKernelFloor, KindHostUnexpectedPort,
-	KindLogMatch,
+	KindContainerPort, KindLogMatch,
 }
 
 // DefaultRulesName is the file name that errors in the embedded default

@@ -159,8 +159,10 @@ func Queries(rules []Rule, sampleContainerID, sampleImageID string) []string {
 		}
 		out = append(out, query, policyRowsQuery(query, sampleContainerID, ""), policyRowsQuery(query, "", sampleContainerID))
 	}
-	for _, name := range []string{"os_eol_date", "listeners"} {
-		out = append(out, hostsColumnQuery(name))
+	for _, kind := range []string{KindHostOSEndOfLife, KindHostUnexpectedPort, KindContainerPort} {
+		for _, c := range policyColumns(kind) {
+			out = append(out, columnQuery(c))
+		}
 	}
 	out = append(out, plotQueries(sampleContainerID)...)
 	out = append(out, silencesQuery(queriesSampleTime), silenceIDsQuery)
@@ -171,9 +173,9 @@ func Queries(rules []Rule, sampleContainerID, sampleImageID string) []string {
 // returns.
 var queriesSampleTime = time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
 
-// policyColumnsShipped reports whether the migrations create every hosts
-// column that a policy kind reads, so that Queries leaves out the queries
-// that cannot run yet.
+// policyColumnsShipped reports whether the migrations create every column
+// beyond migration 0001 that a policy kind reads, so that Queries leaves
+// out the queries that cannot run yet.
 func policyColumnsShipped(kind string) bool {
 	columns := policyColumns(kind)
 	if len(columns) == 0 {
@@ -183,11 +185,11 @@ func policyColumnsShipped(kind string) bool {
 	if err != nil {
 		return false
 	}
-	for _, name := range columns {
+	for _, c := range columns {
 		found := false
 		for _, m := range migrations {
 			for _, stmt := range m.Statements {
-				if strings.Contains(stmt, name) {
+				if strings.Contains(stmt, c.name) {
 					found = true
 				}
 			}

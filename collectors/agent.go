@@ -66,8 +66,10 @@ type AgentConfig struct {
 	// HostRoot is the root filesystem whose /etc and /proc describe the
 	// host, normally "/".
 	HostRoot string
-	// StateDir keeps one checkpoint per log file. Empty means that a new
-	// agent reads every log file from the start.
+	// StateDir keeps one checkpoint per log file and the CRI container
+	// log folders seen (cri.LifecycleStateFile). Empty means that a new
+	// agent reads every log file from the start and reports every CRI
+	// container as created again, under the same record ids.
 	StateDir string
 	// Interval is the time between two passes of Run. Zero means
 	// DefaultInterval.
@@ -158,7 +160,10 @@ type Agent struct {
 	hostFingerprint string
 	hostUptime      int64
 	lifecycle       *docker.LifecycleTracker
-	oom             *cgroup.OOMTracker
+	// criLifecycle derives the lifecycle events of CRI containers from
+	// their log folders.
+	criLifecycle *cri.LifecycleTracker
+	oom          *cgroup.OOMTracker
 	// containerInfo maps a Docker container id to its metadata from the
 	// last pass, to add the image and name to cgroup OOM events.
 	containerInfo map[string]record.Container
@@ -292,6 +297,13 @@ func (a *Agent) init() error {
 		}
 		a.store = store
 	}
+	if a.criLifecycle == nil && a.cfg.CRIRoot != "" {
+		tracker, err := cri.NewLifecycleTracker(a.cfg.StateDir)
+		if err != nil {
+			return err
+		}
+		a.criLifecycle = tracker
+	}
 	if a.hostID == "" {
 		a.hostID = a.resolveHostID()
 	}
@@ -418,6 +430,13 @@ func (a *Agent) collectInventory(ctx context.Context, containers []docker.Contai
 			return err
 		}
 	}
+	if a.criLifecycle != nil {
+		for _, rec := range a.criLifecycle.Diff(files, now) {
+			if err := a.add(ctx, rec); err != nil {
+				return err
+			}
+		}
+	}
 	if err := a.flush(ctx); err != nil {
 		a.requeueEngineEvents(engineEvents)
 		return err
@@ -428,6 +447,11 @@ func (a *Agent) collectInventory(ctx context.Context, containers []docker.Contai
 		a.lifecycle.Commit(c)
 	}
 	a.lifecycle.Forget(live)
+	if a.criLifecycle != nil {
+		if err := a.criLifecycle.Commit(); err != nil {
+			return fmt.Errorf("commit CRI lifecycle state: %w", err)
+		}
+	}
 	return nil
 }
 

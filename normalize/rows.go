@@ -43,7 +43,7 @@ var tableColumns = map[string][]string{
 	TableContainerEvents: {"time", "time_ns", "record_id", "host_id", "container_id", "container_name", "image_id",
 		"event", "exit_code", "detail"},
 	TableContainers: {"container_id", "name", "host_id", "runtime", "image_ref", "image_id", "namespace", "pod",
-		"labels", "privileged", "user", "running", "started_at", "seen_at", "record_id"},
+		"labels", "privileged", "user", "running", "started_at", "seen_at", "record_id", "ports", "mounts"},
 	TableImages: {"image_id", "image_ref", "os_family", "os_name", "scanner", "vulnerabilities", "scanned_at", "record_id"},
 	TableVulnerabilities: {"image_id", "image_ref", "vuln_id", "package", "installed_version", "fixed_version",
 		"severity", "title", "scanner", "scanned_at", "record_id"},
@@ -158,7 +158,33 @@ func containerRow(env record.Envelope, c *record.Container) []any {
 	return []any{
 		c.ContainerID, c.Name, env.HostID, c.Runtime, c.ImageRef, c.ImageID, c.Namespace, c.Pod,
 		labels, boolUInt8(c.Privileged), c.User, boolUInt8(c.Running), nsTime(c.StartedNs), nsTime(c.TimeNs), env.ID,
+		portStrings(c.Ports), mountStrings(c.Mounts),
 	}
+}
+
+// portStrings formats each published port as
+// "protocol host_ip:host_port->container_port", for example
+// "tcp 0.0.0.0:8080->80" or "tcp [::]:8080->80".
+func portStrings(ports []record.Port) []string {
+	out := make([]string, 0, len(ports))
+	for _, p := range ports {
+		out = append(out, p.Protocol+" "+net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))+"->"+strconv.Itoa(p.ContainerPort))
+	}
+	return out
+}
+
+// mountStrings formats each mount the way docker run -v takes it,
+// "source:destination:rw" or "source:destination:ro".
+func mountStrings(mounts []record.Mount) []string {
+	out := make([]string, 0, len(mounts))
+	for _, m := range mounts {
+		mode := "ro"
+		if m.ReadWrite {
+			mode = "rw"
+		}
+		out = append(out, m.Source+":"+m.Destination+":"+mode)
+	}
+	return out
 }
 
 func imageRow(env record.Envelope, s *record.Scan) []any {

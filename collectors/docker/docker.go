@@ -89,10 +89,15 @@ type configV2 struct {
 		StartedAt  string `json:"StartedAt"`
 		FinishedAt string `json:"FinishedAt"`
 	} `json:"State"`
+	MountPoints     map[string]mountPoint `json:"MountPoints"`
+	NetworkSettings *struct {
+		Ports map[string][]portBinding `json:"Ports"`
+	} `json:"NetworkSettings"`
 }
 
 type hostConfig struct {
-	Privileged bool `json:"Privileged"`
+	Privileged   bool                     `json:"Privileged"`
+	PortBindings map[string][]portBinding `json:"PortBindings"`
 }
 
 // ParseConfig builds the metadata of a container from the contents of its
@@ -150,12 +155,32 @@ func ParseConfigState(config, hostconfig []byte) (record.Container, State, error
 	}
 	c.StartedNs = st.StartedNs
 
+	if c.Mounts, err = parseMounts(cfg.MountPoints); err != nil {
+		return record.Container{}, State{}, err
+	}
+	// NetworkSettings.Ports holds the ports the engine bound when the
+	// container started, with ephemeral host ports resolved. Without it,
+	// as for a container that never started, the requested bindings of
+	// hostconfig.json stand in.
+	if cfg.NetworkSettings != nil {
+		if c.Ports, err = parsePorts("config.v2.json field NetworkSettings.Ports", cfg.NetworkSettings.Ports); err != nil {
+			return record.Container{}, State{}, err
+		}
+	}
+
 	if hostconfig != nil {
 		var hc hostConfig
 		if err := json.Unmarshal(hostconfig, &hc); err != nil {
 			return record.Container{}, State{}, fmt.Errorf("invalid hostconfig.json: %w", err)
 		}
 		c.Privileged = hc.Privileged
+		requested, err := parsePorts("hostconfig.json field PortBindings", hc.PortBindings)
+		if err != nil {
+			return record.Container{}, State{}, err
+		}
+		if len(c.Ports) == 0 {
+			c.Ports = requested
+		}
 	}
 	return c, st, nil
 }

@@ -321,6 +321,11 @@ type Container struct {
 	User       string            `json:"user,omitempty"`
 	Running    bool              `json:"running"`
 	StartedNs  int64             `json:"started_ns"`
+	// Ports lists the published ports, sorted by container port, protocol,
+	// host address and host port.
+	Ports []Port `json:"ports,omitempty"`
+	// Mounts lists the mounts, sorted by destination.
+	Mounts []Mount `json:"mounts,omitempty"`
 }
 
 // Alert is a candidate alert sent by the scorer or the rule evaluator to the
@@ -347,4 +352,7 @@ type Alert struct {
 	// Fingerprint groups repeats of the same alert: the rule or model plus
 	// the entity.
 	Fingerprint string `json:"fingerprint"`
+	// ModelVersion identifies the fitted model that raised a model alert,
+	// such as "iforest-1a2b3c4d5e6f". It is empty for rule alerts.
+	ModelVersion string `json:"model_version,omitempty"`
 }
