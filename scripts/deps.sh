@@ -14,6 +14,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || need+=(maven)
   [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
+  [ -x /usr/bin/prometheus ] || need+=(prometheus)
   command -v npm >/dev/null 2>&1 || need+=(npm)
   command -v gcc >/dev/null 2>&1 || need+=(gcc)
 fi
