@@ -546,7 +546,8 @@ func (a *Alerter) enrich(ctx context.Context, alerts []candidate) error {
 }
 
 // fillDetails sets the details that the evaluators leave empty: the
-// window and condition of model alerts and the link of every alert.
+// window, condition and version of model alerts and the link of every
+// alert.
 func (a *Alerter) fillDetails(c *candidate) {
 	at := time.Unix(0, c.TimeNs).UTC()
 	if c.details.WindowStart.IsZero() {
@@ -558,6 +559,9 @@ func (a *Alerter) fillDetails(c *candidate) {
 	}
 	if c.details.Condition == "" && c.Source == "model" {
 		c.details.Condition = fmt.Sprintf("score %.4g >= threshold %.4g", c.Score, c.Threshold)
+	}
+	if c.details.Version == "" && c.Source == "model" {
+		c.details.Version = c.ModelVersion
 	}
 	c.details.Link = alertLink(a.link, *c, a.cfg.ModelWindow)
 }

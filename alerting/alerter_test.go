@@ -296,8 +296,9 @@ func modelAlertMessage(t *testing.T, offset int64, fingerprint string) kafka.Mes
 			"log lines 14.2 times its baseline median (312 vs 22)",
 			"error lines 9.0 times its baseline median (45 vs 5)",
 		},
-		Query:       "SELECT * FROM features WHERE container_id = '" + sshdID + "' ORDER BY window_start DESC LIMIT 10",
-		Fingerprint: fingerprint,
+		Query:        "SELECT * FROM features WHERE container_id = '" + sshdID + "' ORDER BY window_start DESC LIMIT 10",
+		Fingerprint:  fingerprint,
+		ModelVersion: "iforest-0123456789ab",
 	}
 	value, err := record.Encode(record.KindAlert, record.NewID("score", itoa(offset)), hostID, "score", alert.TimeNs, alert)
 	if err != nil {

@@ -24,19 +24,20 @@ func alertMessage(p *pendingWindow, now time.Time) (kafka.Message, error) {
 		top = p.drivers[0].Text
 	}
 	alert := record.Alert{
-		TimeNs:      w.End().UnixNano(),
-		Source:      "model",
-		Name:        ModelName,
-		Severity:    "high",
-		ContainerID: w.ContainerID,
-		HostID:      w.HostID,
-		ImageID:     w.ImageID,
-		Score:       p.score,
-		Threshold:   p.threshold,
-		Summary:     fmt.Sprintf("Container %s behaves unlike its baseline: %s", name, top),
-		Drivers:     driverTexts(p.drivers),
-		Query:       WindowQuery(w.ContainerID, w.Start, w.End()),
-		Fingerprint: record.NewID(ModelName, w.ContainerID),
+		ModelVersion: p.modelVersion,
+		TimeNs:       w.End().UnixNano(),
+		Source:       "model",
+		Name:         ModelName,
+		Severity:     "high",
+		ContainerID:  w.ContainerID,
+		HostID:       w.HostID,
+		ImageID:      w.ImageID,
+		Score:        p.score,
+		Threshold:    p.threshold,
+		Summary:      fmt.Sprintf("Container %s behaves unlike its baseline: %s", name, top),
+		Drivers:      driverTexts(p.drivers),
+		Query:        WindowQuery(w.ContainerID, w.Start, w.End()),
+		Fingerprint:  record.NewID(ModelName, w.ContainerID),
 	}
 	id := record.NewID(ModelName, w.ContainerID, strconv.FormatInt(w.Start.UnixNano(), 10))
 	value, err := record.Encode(record.KindAlert, id, w.HostID, "model:"+ModelName, now.UnixNano(), alert)

@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -126,6 +128,9 @@ type Scorer struct {
 	pending []*pendingWindow
 	train   *trainingSet
 	stats   ScorerStats
+	// modelVersion identifies the current forest, see forestVersion. It is
+	// empty before the first fit.
+	modelVersion string
 }
 
 // pendingWindow is a closed window on its way to storage and Kafka. Each
@@ -144,6 +149,8 @@ type pendingWindow struct {
 	threshold float64
 	anomalous bool
 	drivers   []Driver
+	// modelVersion identifies the forest that scored the window.
+	modelVersion string
 }
 
 // NewScorer returns a Scorer with cfg's defaults filled in. A nil store
@@ -324,10 +331,13 @@ func (s *Scorer) decide(p *pendingWindow) {
 			return
 		}
 		s.stats.Refits++
-		s.logger.Info("Fitted the isolation forest", "training_windows", s.train.len(), "threshold", s.train.forest.Threshold())
+		s.modelVersion = forestVersion(s.cfg.Seed, s.cfg.Trees, s.cfg.Subsample, s.train.fittedOn)
+		s.logger.Info("Fitted the isolation forest", "training_windows", s.train.len(), "threshold", s.train.forest.Threshold(),
+			"model_version", s.modelVersion)
 	}
 
 	p.scored = true
+	p.modelVersion = s.modelVersion
 	p.score = s.train.forest.Score(scaled)
 	p.threshold = s.train.forest.Threshold()
 	// Scores of 0.5 and below mean that no window is isolated early, for
@@ -470,4 +480,14 @@ func driverTexts(drivers []Driver) []string {
 		texts[i] = d.Text
 	}
 	return texts
+}
+
+// forestVersion returns a short id of a fitted forest, "iforest-" and 12
+// hex digits of a SHA-256 digest of the forest's seed, tree count,
+// subsample size and number of training windows. The training rows
+// themselves are not hashed, so two scorers that fit on different windows
+// of the same count share an id.
+func forestVersion(seed int64, trees, subsample, trainingWindows int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("seed=%d trees=%d subsample=%d windows=%d", seed, trees, subsample, trainingWindows)))
+	return "iforest-" + hex.EncodeToString(sum[:6])
 }

@@ -102,7 +102,9 @@ type hostConfig struct {
 
 // ParseConfig builds the metadata of a container from the contents of its
 // config.v2.json and hostconfig.json. hostconfig may be nil, in which case
-// the container counts as not privileged.
+// the container counts as not privileged and its published ports come from
+// config.v2.json alone. A port or mount that cannot be parsed fails the
+// whole container with an error naming the field and the value.
 func ParseConfig(config, hostconfig []byte) (record.Container, error) {
 	c, _, err := ParseConfigState(config, hostconfig)
 	return c, err
@@ -158,10 +160,10 @@ func ParseConfigState(config, hostconfig []byte) (record.Container, State, error
 	if c.Mounts, err = parseMounts(cfg.MountPoints); err != nil {
 		return record.Container{}, State{}, err
 	}
-	// NetworkSettings.Ports holds the ports the engine bound when the
+	// NetworkSettings.Ports contains the ports the engine bound when the
 	// container started, with ephemeral host ports resolved. Without it,
 	// as for a container that never started, the requested bindings of
-	// hostconfig.json stand in.
+	// hostconfig.json are used.
 	if cfg.NetworkSettings != nil {
 		if c.Ports, err = parsePorts("config.v2.json field NetworkSettings.Ports", cfg.NetworkSettings.Ports); err != nil {
 			return record.Container{}, State{}, err
