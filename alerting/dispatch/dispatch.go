@@ -247,7 +247,7 @@ func (d *Dispatcher) Run(ctx context.Context, tick time.Duration) error {
 		tick = DefaultTick
 	}
 	d.logger.Info("Dispatcher started", "receivers", len(d.receivers), "tick", tick)
-	defer d.logger.Info("Dispatcher stopped", "stats", d.Stats())
+	defer func() { d.logger.Info("Dispatcher stopped", "stats", d.Stats()) }()
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	for {
