@@ -36,7 +36,8 @@ var tableColumns = map[string][]string{
 		"cpu_pressure_some_avg10", "cpu_pressure_full_avg10", "cpu_pressure_some_total_us", "cpu_pressure_full_total_us",
 		"memory_pressure_some_avg10", "memory_pressure_full_avg10", "memory_pressure_some_total_us", "memory_pressure_full_total_us",
 		"io_pressure_some_avg10", "io_pressure_full_avg10", "io_pressure_some_total_us", "io_pressure_full_total_us",
-		"net_rx_bytes", "net_tx_bytes", "net_interfaces", "net_interface_rx_bytes", "net_interface_tx_bytes"},
+		"net_rx_bytes", "net_tx_bytes", "net_interfaces", "net_interface_rx_bytes", "net_interface_tx_bytes",
+		"io_read_ops", "io_write_ops", "memory_failures"},
 	TableHosts: {"host_id", "hostname", "os_id", "os_version", "os_pretty", "kernel", "cpu_model", "cpu_count",
 		"memory_bytes", "uptime_s", "cgroup_mode", "seen_at", "record_id",
 		"arch", "os_eol_date", "runtime", "runtime_version", "listeners"},
@@ -46,7 +47,8 @@ var tableColumns = map[string][]string{
 		"labels", "privileged", "user", "running", "started_at", "seen_at", "record_id", "ports", "mounts"},
 	TableImages: {"image_id", "image_ref", "os_family", "os_name", "scanner", "vulnerabilities", "scanned_at", "record_id"},
 	TableVulnerabilities: {"image_id", "image_ref", "vuln_id", "package", "installed_version", "fixed_version",
-		"severity", "title", "scanner", "scanned_at", "record_id"},
+		"severity", "title", "scanner", "scanned_at", "record_id",
+		"cvss_version", "cvss_vector", "cvss_score"},
 	TableFindings: {"image_id", "image_ref", "kind", "finding_id", "severity", "title", "target", "status",
 		"location", "scanner", "scanned_at", "record_id"},
 	TableDeadLetters: {"topic", "partition", "offset", "reason", "raw", "received_at", "record_id"},
@@ -108,6 +110,7 @@ func metricRow(env record.Envelope, m *record.Metric, c containerInfo) []any {
 		m.MemoryPressureSomeAvg10, m.MemoryPressureFullAvg10, m.MemoryPressureSomeTotalUs, m.MemoryPressureFullTotalUs,
 		m.IOPressureSomeAvg10, m.IOPressureFullAvg10, m.IOPressureSomeTotalUs, m.IOPressureFullTotalUs,
 		m.NetRxBytes, m.NetTxBytes, names, rx, tx,
+		m.IOReadOps, m.IOWriteOps, m.MemoryFailures,
 	}
 }
 
@@ -199,6 +202,7 @@ func vulnerabilityRows(env record.Envelope, s *record.Scan) [][]any {
 		rows = append(rows, []any{
 			s.ImageID, s.ImageRef, v.ID, v.Package, v.InstalledVersion, v.FixedVersion,
 			v.Severity, v.Title, s.Scanner, nsTime(s.ScannedNs), env.ID,
+			v.CVSSVersion, v.CVSSVector, v.CVSSScore,
 		})
 	}
 	return rows

@@ -195,6 +195,7 @@ func validateMetric(m *record.Metric) error {
 		{"memory_working_set_bytes", m.MemoryWorkingSetBytes}, {"memory_limit_bytes", m.MemoryLimitBytes},
 		{"oom_kills", m.OOMKills}, {"pids_current", m.PidsCurrent}, {"pids_max", m.PidsMax},
 		{"io_read_bytes", m.IOReadBytes}, {"io_write_bytes", m.IOWriteBytes},
+		{"io_read_ops", m.IOReadOps}, {"io_write_ops", m.IOWriteOps}, {"memory_failures", m.MemoryFailures},
 	}
 	for _, c := range counters {
 		if c.value < -1 {
@@ -287,6 +288,10 @@ func validateScan(s *record.Scan) error {
 		v.Severity = strings.ToUpper(v.Severity)
 		if err := checkOneOf("scan", fmt.Sprintf("vulnerabilities[%d].severity", i), v.Severity, severities); err != nil {
 			return err
+		}
+		// The negated range test also rejects NaN.
+		if !(v.CVSSScore >= 0 && v.CVSSScore <= 10) {
+			return fmt.Errorf("invalid scan field vulnerabilities[%d].cvss_score=%g (vulnerability %q): must be a CVSS base score between 0 and 10", i, v.CVSSScore, v.ID)
 		}
 	}
 	for i := range s.Findings {

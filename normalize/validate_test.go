@@ -33,6 +33,13 @@ func TestDecodeRecordErrors(t *testing.T) {
 		{"scan without image", record.TopicScans, mustEncode(record.KindScan, record.Scan{Scanner: "trivy", ScannedNs: 1}), "missing scan field image_id"},
 		{"vulnerability without id", record.TopicScans, mustEncode(record.KindScan, record.Scan{Scanner: "trivy", ImageID: "i", ScannedNs: 1,
 			Vulnerabilities: []record.Vulnerability{{Package: "p", Severity: "LOW"}}}), "missing scan field vulnerabilities[0].id"},
+		{"metric io read ops", record.TopicMetrics, mustEncode(record.KindMetric, record.Metric{TimeNs: 1, CgroupPath: "a", CgroupMode: "v2", IOReadOps: -2}), "invalid metric field io_read_ops=-2"},
+		{"metric io write ops", record.TopicMetrics, mustEncode(record.KindMetric, record.Metric{TimeNs: 1, CgroupPath: "a", CgroupMode: "v2", IOWriteOps: -2}), "invalid metric field io_write_ops=-2"},
+		{"metric memory failures", record.TopicMetrics, mustEncode(record.KindMetric, record.Metric{TimeNs: 1, CgroupPath: "a", CgroupMode: "v1", MemoryFailures: -3}), "invalid metric field memory_failures=-3"},
+		{"cvss score above 10", record.TopicScans, mustEncode(record.KindScan, record.Scan{Scanner: "grype", ImageID: "i", ScannedNs: 1,
+			Vulnerabilities: []record.Vulnerability{{ID: "CVE-1", Package: "p", Severity: "LOW", CVSSScore: 10.5}}}), "invalid scan field vulnerabilities[0].cvss_score=10.5"},
+		{"cvss score negative", record.TopicScans, mustEncode(record.KindScan, record.Scan{Scanner: "grype", ImageID: "i", ScannedNs: 1,
+			Vulnerabilities: []record.Vulnerability{{ID: "CVE-1", Package: "p", Severity: "LOW", CVSSScore: -1}}}), "invalid scan field vulnerabilities[0].cvss_score=-1"},
 		{"host cpu count", record.TopicInventory, mustEncode(record.KindHost, record.Host{TimeNs: 1, CPUCount: -1}), "invalid host field cpu_count=-1"},
 		{"container started", record.TopicInventory, mustEncode(record.KindContainer, record.Container{TimeNs: 1, ContainerID: "c", StartedNs: -1}), "invalid container field started_ns=-1"},
 	}

@@ -74,7 +74,7 @@ func TestSampleV2(t *testing.T) {
 		CPUUsageNs: 98701325189000, CPUThrottledNs: 19175137007000, CPUThrottledPeriods: 6004,
 		MemoryUsageBytes: 13071106048, MemoryWorkingSetBytes: 13071106048 - 2935459840,
 		MemoryLimitBytes: 103079215104, OOMKills: 0, PidsCurrent: 592, PidsMax: 629145,
-		IOReadBytes: 74526720, IOWriteBytes: 3789381632,
+		IOReadBytes: 74526720, IOWriteBytes: 3789381632, IOReadOps: 2936, IOWriteOps: 181928, MemoryFailures: 0,
 		// buildV2 copies no pressure files, and the cgroup has no cgroup.procs.
 		CPUPressureSomeAvg10: -1, CPUPressureFullAvg10: -1, CPUPressureSomeTotalUs: -1, CPUPressureFullTotalUs: -1,
 		MemoryPressureSomeAvg10: -1, MemoryPressureFullAvg10: -1, MemoryPressureSomeTotalUs: -1, MemoryPressureFullTotalUs: -1,
@@ -100,11 +100,40 @@ func TestSampleV2MissingFilesAreMinusOne(t *testing.T) {
 	if m.CPUUsageNs != -1 || m.MemoryWorkingSetBytes != -1 || m.IOReadBytes != -1 || m.OOMKills != -1 {
 		t.Errorf("missing fields = %+v, want -1", m)
 	}
+	if m.IOReadOps != -1 || m.IOWriteOps != -1 {
+		t.Errorf("io ops without io.stat = %d, %d, want -1", m.IOReadOps, m.IOWriteOps)
+	}
+	if m.MemoryFailures != -1 {
+		t.Errorf("memory failures without memory.events = %d, want -1", m.MemoryFailures)
+	}
 	if m.PidsMax != cgroup.Unlimited {
 		t.Errorf("pids max = %d, want Unlimited", m.PidsMax)
 	}
 	if m.ContainerID != "" {
 		t.Errorf("container id = %q, want none", m.ContainerID)
+	}
+}
+
+func TestSampleV2InvalidIOOps(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "a")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "io.stat"), []byte("8:0 rbytes=10 wbytes=20 rios=many wios=2\n"), 0o644)
+	metrics, stats, err := cgroup.NewSamplerMode(root, cgroup.ModeV2, cgroup.Options{}).Sample(sampleTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.ParseErrors != 1 {
+		t.Errorf("parse errors = %d, want 1", stats.ParseErrors)
+	}
+	m := find(t, metrics, "a")
+	if m.IOReadBytes != 10 || m.IOWriteBytes != 20 {
+		t.Errorf("io bytes = %d, %d, want 10, 20", m.IOReadBytes, m.IOWriteBytes)
+	}
+	if m.IOReadOps != -1 || m.IOWriteOps != -1 {
+		t.Errorf("io ops = %d, %d, want -1 for an unparsable rios", m.IOReadOps, m.IOWriteOps)
 	}
 }
 
@@ -145,6 +174,7 @@ func buildV1(t *testing.T, root string) string {
 		"memory/" + rel + "/memory.limit_in_bytes":          "testdata/v1/memory/memory.limit_in_bytes",
 		"memory/" + rel + "/memory.oom_control":             "testdata/v1-host/memory.oom_control",
 		"blkio/" + rel + "/blkio.throttle.io_service_bytes": "testdata/v1/blkio/blkio.throttle.io_serviced",
+		"blkio/" + rel + "/blkio.throttle.io_serviced":      "testdata/v1/blkio/blkio.throttle.io_serviced",
 		"memory/group_1/memory.stat":                        "testdata/v1/memory/group_1/memory.stat",
 		"memory/group_1/memory.limit_in_bytes":              "testdata/v1/memory/group_1/memory.limit_in_bytes",
 	}
@@ -156,6 +186,8 @@ func buildV1(t *testing.T, root string) string {
 	}
 	os.WriteFile(filepath.Join(root, "pids", rel, "pids.current"), []byte("7\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "pids", rel, "pids.max"), []byte("max\n"), 0o644)
+	// memory.failcnt holds one integer, as memory.usage_in_bytes does.
+	os.WriteFile(filepath.Join(root, "memory", rel, "memory.failcnt"), []byte("3\n"), 0o644)
 	return rel
 }
 
@@ -216,11 +248,20 @@ func TestSampleV1(t *testing.T) {
 	if m.IOReadBytes != 49182 || m.IOWriteBytes != 216703 {
 		t.Errorf("io read %d write %d, want the sums over all devices, 49182 and 216703", m.IOReadBytes, m.IOWriteBytes)
 	}
+	if m.IOReadOps != 49182 || m.IOWriteOps != 216703 {
+		t.Errorf("io read ops %d write ops %d, want the sums over all devices, 49182 and 216703", m.IOReadOps, m.IOWriteOps)
+	}
+	if m.MemoryFailures != 3 {
+		t.Errorf("memory failures = %d, want 3 from memory.failcnt", m.MemoryFailures)
+	}
 
 	// group_1 has only memory files; its other fields are -1.
 	g := find(t, metrics, "group_1")
 	if g.MemoryLimitBytes != 223372036854771712 || g.CPUUsageNs != -1 || g.MemoryUsageBytes != -1 {
 		t.Errorf("group_1 = %+v", g)
+	}
+	if g.MemoryFailures != -1 || g.IOReadOps != -1 || g.IOWriteOps != -1 {
+		t.Errorf("group_1 memory failures %d, io ops %d and %d, want -1", g.MemoryFailures, g.IOReadOps, g.IOWriteOps)
 	}
 }
 
@@ -386,6 +427,17 @@ func TestParsers(t *testing.T) {
 	if _, _, err := cgroup.ParseIOStat([]byte("8:0 rbytes\n")); err == nil {
 		t.Error("ParseIOStat without = returned no error")
 	}
+	r, w, err = cgroup.ParseIOStatOps([]byte("8:0 rbytes=1 wbytes=2 rios=3 wios=4\n8:16 rbytes=10 wbytes=20 rios=30 wios=40\n"))
+	if err != nil || r != 33 || w != 44 {
+		t.Errorf("ParseIOStatOps = %d, %d, %v; want 33, 44", r, w, err)
+	}
+	if _, _, err := cgroup.ParseIOStatOps([]byte("8:0 rios=x\n")); err == nil {
+		t.Error("ParseIOStatOps with a non-integer count returned no error")
+	}
+	r, w, err = cgroup.ParseBlkioOps([]byte("8:0 Read 7\n8:0 Write 8\n8:16 Read 1\n8:16 Total 16\nTotal 16\n"))
+	if err != nil || r != 8 || w != 8 {
+		t.Errorf("ParseBlkioOps = %d, %d, %v; want 8, 8", r, w, err)
+	}
 	r, w, err = cgroup.ParseBlkioBytes([]byte("8:0 Read 5\n8:0 Write 6\n8:0 Total 11\nTotal 11\n"))
 	if err != nil || r != 5 || w != 6 {
 		t.Errorf("ParseBlkioBytes = %d, %d, %v; want 5, 6", r, w, err)
@@ -421,6 +473,16 @@ func FuzzParseIOStat(f *testing.F) {
 	seedFiles(f, "testdata")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, w, err := cgroup.ParseIOStat(b)
+		if err != nil && (r != 0 || w != 0) {
+			t.Errorf("values %d, %d returned with error %v", r, w, err)
+		}
+	})
+}
+
+func FuzzParseIOStatOps(f *testing.F) {
+	seedFiles(f, "testdata")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, w, err := cgroup.ParseIOStatOps(b)
 		if err != nil && (r != 0 || w != 0) {
 			t.Errorf("values %d, %d returned with error %v", r, w, err)
 		}

@@ -69,6 +69,18 @@ func ParseKeyedValues(b []byte) (map[string]int64, error) {
 // ParseIOStat sums the rbytes and wbytes of every device in a cgroup v2
 // io.stat file, whose lines look like "259:8 rbytes=74526720 wbytes=3789 ...".
 func ParseIOStat(b []byte) (readBytes, writeBytes int64, err error) {
+	return sumIOStat(b, "rbytes", "wbytes")
+}
+
+// ParseIOStatOps sums the rios and wios, the completed read and write
+// operations, of every device in a cgroup v2 io.stat file.
+func ParseIOStatOps(b []byte) (readOps, writeOps int64, err error) {
+	return sumIOStat(b, "rios", "wios")
+}
+
+// sumIOStat sums the values of readKey and writeKey over the devices of an
+// io.stat file. A device line without the keys adds nothing.
+func sumIOStat(b []byte, readKey, writeKey string) (read, write int64, err error) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -84,30 +96,43 @@ func ParseIOStat(b []byte) (readBytes, writeBytes int64, err error) {
 			if !ok {
 				return 0, 0, fmt.Errorf("invalid io.stat line %d: field %q is not key=value", n, truncate(kv))
 			}
-			if key != "rbytes" && key != "wbytes" {
+			if key != readKey && key != writeKey {
 				continue
 			}
 			v, err := parseInt(value)
 			if err != nil {
 				return 0, 0, fmt.Errorf("invalid io.stat line %d, key %q: %w", n, key, err)
 			}
-			if key == "rbytes" {
-				readBytes = addSaturating(readBytes, v)
+			if key == readKey {
+				read = addSaturating(read, v)
 			} else {
-				writeBytes = addSaturating(writeBytes, v)
+				write = addSaturating(write, v)
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return 0, 0, fmt.Errorf("read io.stat: %w", err)
 	}
-	return readBytes, writeBytes, nil
+	return read, write, nil
 }
 
 // ParseBlkioBytes sums the Read and Write bytes of every device in a cgroup
 // v1 blkio.throttle.io_service_bytes file, whose lines look like
 // "8:0 Read 1234". It skips the closing "Total 5678" line.
 func ParseBlkioBytes(b []byte) (readBytes, writeBytes int64, err error) {
+	return sumBlkio(b)
+}
+
+// ParseBlkioOps sums the Read and Write operations of every device in a
+// cgroup v1 blkio.throttle.io_serviced file, which has the layout of
+// blkio.throttle.io_service_bytes with operation counts in place of bytes.
+func ParseBlkioOps(b []byte) (readOps, writeOps int64, err error) {
+	return sumBlkio(b)
+}
+
+// sumBlkio sums the Read and Write lines of a v1 blkio file of
+// "major:minor operation value" lines.
+func sumBlkio(b []byte) (read, write int64, err error) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -118,7 +143,7 @@ func ParseBlkioBytes(b []byte) (readBytes, writeBytes int64, err error) {
 		case len(fields) == 2 && fields[0] == "Total":
 			continue
 		case len(fields) != 3:
-			return 0, 0, fmt.Errorf("invalid blkio line %d %q: expected \"major:minor operation bytes\"", n, truncate(sc.Text()))
+			return 0, 0, fmt.Errorf("invalid blkio line %d %q: expected \"major:minor operation value\"", n, truncate(sc.Text()))
 		}
 		v, err := parseInt(fields[2])
 		if err != nil {
@@ -126,15 +151,15 @@ func ParseBlkioBytes(b []byte) (readBytes, writeBytes int64, err error) {
 		}
 		switch fields[1] {
 		case "Read":
-			readBytes = addSaturating(readBytes, v)
+			read = addSaturating(read, v)
 		case "Write":
-			writeBytes = addSaturating(writeBytes, v)
+			write = addSaturating(write, v)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return 0, 0, fmt.Errorf("read blkio: %w", err)
 	}
-	return readBytes, writeBytes, nil
+	return read, write, nil
 }
 
 func addSaturating(a, b int64) int64 {

@@ -373,6 +373,7 @@ func (r *reader) readV2(dir string) record.Metric {
 	m.MemoryLimitBytes = r.value(filepath.Join(dir, "memory.max"))
 	if events := r.keyed(filepath.Join(dir, "memory.events")); events != nil {
 		m.OOMKills = lookup(events, "oom_kill", 1)
+		m.MemoryFailures = lookup(events, "max", 1)
 	}
 
 	m.PidsCurrent = r.value(filepath.Join(dir, "pids.current"))
@@ -381,10 +382,16 @@ func (r *reader) readV2(dir string) record.Metric {
 	ioPath := filepath.Join(dir, "io.stat")
 	if b, ok := r.read(ioPath); ok {
 		rb, wb, err := ParseIOStat(b)
+		if err == nil {
+			m.IOReadBytes, m.IOWriteBytes = rb, wb
+			var ro, wo int64
+			ro, wo, err = ParseIOStatOps(b)
+			if err == nil {
+				m.IOReadOps, m.IOWriteOps = ro, wo
+			}
+		}
 		if err != nil {
 			r.fail(ioPath, err)
-		} else {
-			m.IOReadBytes, m.IOWriteBytes = rb, wb
 		}
 	}
 
@@ -447,6 +454,7 @@ func (r *reader) readV1(dirs map[string]string, rel string) record.Metric {
 		if oom := r.keyed(at("memory", "memory.oom_control")); oom != nil {
 			m.OOMKills = lookup(oom, "oom_kill", 1)
 		}
+		m.MemoryFailures = r.value(at("memory", "memory.failcnt"))
 	}
 
 	if _, ok := dirs["pids"]; ok {
@@ -469,6 +477,20 @@ func (r *reader) readV1(dirs map[string]string, rel string) record.Metric {
 			}
 			break
 		}
+		for _, name := range []string{"blkio.throttle.io_serviced", "blkio.io_serviced"} {
+			p := at("blkio", name)
+			b, ok := r.read(p)
+			if !ok {
+				continue
+			}
+			ro, wo, err := ParseBlkioOps(b)
+			if err != nil {
+				r.fail(p, err)
+			} else {
+				m.IOReadOps, m.IOWriteOps = ro, wo
+			}
+			break
+		}
 	}
 	return m
 }
@@ -486,6 +508,9 @@ func emptyMetric() record.Metric {
 		PidsMax:               -1,
 		IOReadBytes:           -1,
 		IOWriteBytes:          -1,
+		IOReadOps:             -1,
+		IOWriteOps:            -1,
+		MemoryFailures:        -1,
 
 		CPUPressureSomeAvg10:      -1,
 		CPUPressureFullAvg10:      -1,

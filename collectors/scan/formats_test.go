@@ -121,6 +121,32 @@ func TestParseSamplesMatchIndependentCounts(t *testing.T) {
 	}
 }
 
+func TestParseCopiesCVSSIntoFindings(t *testing.T) {
+	for name := range samples {
+		t.Run(name, func(t *testing.T) {
+			res, err := scan.Parse(readSample(t, name), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.CVSS) != len(res.Scan.Vulnerabilities) {
+				t.Fatalf("%d CVSS ratings for %d findings", len(res.CVSS), len(res.Scan.Vulnerabilities))
+			}
+			for i, v := range res.Scan.Vulnerabilities {
+				c := res.CVSS[i]
+				if v.CVSSVersion != c.Version {
+					t.Errorf("finding %d %s: cvss_version = %q, want %q", i, v.ID, v.CVSSVersion, c.Version)
+				}
+				if v.CVSSVector != c.Vector {
+					t.Errorf("finding %d %s: cvss_vector = %q, want %q", i, v.ID, v.CVSSVector, c.Vector)
+				}
+				if v.CVSSScore != c.BaseScore {
+					t.Errorf("finding %d %s: cvss_score = %g, want %g", i, v.ID, v.CVSSScore, c.BaseScore)
+				}
+			}
+		})
+	}
+}
+
 func TestParseGrypeImage(t *testing.T) {
 	res, err := scan.ParseGrype(readSample(t, "grype-image.json"))
 	if err != nil {
@@ -155,6 +181,9 @@ func TestParseGrypeImage(t *testing.T) {
 	want := scan.CVSS{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:L/UI:R/S:C/C:L/I:L/A:H", BaseScore: 8.2, Source: "nvd"}
 	if res.CVSS[0] != want {
 		t.Errorf("CVSS = %+v, want %+v", res.CVSS[0], want)
+	}
+	if first.CVSSVersion != "3.1" || first.CVSSVector != want.Vector || first.CVSSScore != 8.2 {
+		t.Errorf("finding CVSS = %q %q %g, want 3.1 %q 8.2", first.CVSSVersion, first.CVSSVector, first.CVSSScore, want.Vector)
 	}
 }
 

@@ -53,7 +53,10 @@ type Result struct {
 	CVSS []CVSS
 }
 
+// add appends finding v with its rating c, which it also copies into v's
+// CVSS fields so that the stored record carries it.
 func (r *Result) add(v record.Vulnerability, c CVSS) {
+	v.CVSSVersion, v.CVSSVector, v.CVSSScore = c.Version, c.Vector, c.BaseScore
 	r.Scan.Vulnerabilities = append(r.Scan.Vulnerabilities, v)
 	r.CVSS = append(r.CVSS, c)
 }

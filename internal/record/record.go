@@ -173,6 +173,15 @@ type Metric struct {
 	PidsMax               int64 `json:"pids_max"`
 	IOReadBytes           int64 `json:"io_read_bytes"`
 	IOWriteBytes          int64 `json:"io_write_bytes"`
+	// IOReadOps and IOWriteOps are the read and write operations summed over
+	// every block device: rios and wios of cgroup v2 io.stat, or the Read and
+	// Write lines of cgroup v1 blkio.throttle.io_serviced.
+	IOReadOps  int64 `json:"io_read_ops"`
+	IOWriteOps int64 `json:"io_write_ops"`
+	// MemoryFailures counts the times the cgroup's memory usage hit its
+	// limit: memory.failcnt in cgroup v1, the "max" count of memory.events
+	// in cgroup v2.
+	MemoryFailures int64 `json:"memory_failures"`
 
 	// The pressure stall information (PSI) of cgroup v2 cpu.pressure,
 	// memory.pressure and io.pressure: the "some" and "full" avg10 values are
@@ -213,12 +222,14 @@ type NetInterface struct {
 	TxBytes int64  `json:"tx_bytes"`
 }
 
-// UnmarshalJSON decodes a metric and leaves the pressure and network fields
-// at -1 when the JSON lacks them, as it does from collectors that predate
-// those fields, so that a missing value is never stored as zero.
+// UnmarshalJSON decodes a metric and leaves the block I/O operation, memory
+// failure, pressure and network fields at -1 when the JSON lacks them, as it
+// does from collectors that predate those fields, so that a missing value is
+// never stored as zero.
 func (m *Metric) UnmarshalJSON(b []byte) error {
 	type plain Metric
 	p := plain{
+		IOReadOps: -1, IOWriteOps: -1, MemoryFailures: -1,
 		CPUPressureSomeAvg10: -1, CPUPressureFullAvg10: -1, CPUPressureSomeTotalUs: -1, CPUPressureFullTotalUs: -1,
 		MemoryPressureSomeAvg10: -1, MemoryPressureFullAvg10: -1, MemoryPressureSomeTotalUs: -1, MemoryPressureFullTotalUs: -1,
 		IOPressureSomeAvg10: -1, IOPressureFullAvg10: -1, IOPressureSomeTotalUs: -1, IOPressureFullTotalUs: -1,
@@ -241,6 +252,13 @@ type Vulnerability struct {
 	// Severity is one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN.
 	Severity string `json:"severity"`
 	Title    string `json:"title,omitempty"`
+	// CVSSVersion, CVSSVector and CVSSScore are the CVSS rating the report
+	// gives the finding: the version ("3.1", "2.0"), the vector string and
+	// the base score from 0.0 to 10.0. They are empty and zero when the
+	// report has no rating, and Anchore reports have a score but no vector.
+	CVSSVersion string  `json:"cvss_version,omitempty"`
+	CVSSVector  string  `json:"cvss_vector,omitempty"`
+	CVSSScore   float64 `json:"cvss_score,omitempty"`
 }
 
 // Scan is one image vulnerability report.
