@@ -10,8 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -180,16 +178,15 @@ func benchCollect(ctx context.Context, env *cmdEnv, files, linesPerFile, cgroups
 	return res, nil
 }
 
-var collectedLogsField = regexp.MustCompile(`\bLogs:(\d+)\b`)
-
-// collectedLogs reads the Logs counter from the stats line that
-// 'harrier collect --once' prints.
+// collectedLogs reads the Logs counter from the JSON stats line that
+// 'harrier collect --once' prints last.
 func collectedLogs(out string) (int64, error) {
-	m := collectedLogsField.FindStringSubmatch(out)
-	if m == nil {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var stats struct{ Logs *int64 }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &stats); err != nil || stats.Logs == nil {
 		return 0, fmt.Errorf("collector output has no Logs counter: %q", strings.TrimSpace(out))
 	}
-	return strconv.ParseInt(m[1], 10, 64)
+	return *stats.Logs, nil
 }
 
 // benchCollectBaseline reads every line of paths with a bufio.Scanner and

@@ -16,8 +16,8 @@ import (
 // Defaults of Config.
 const (
 	DefaultCompression = "lz4"
-	DefaultBatchSize   = 5000
-	DefaultBatchBytes  = 16 << 20
+	DefaultBatchSize   = 1000
+	DefaultBatchBytes  = 1 << 20
 	DefaultLinger      = 5 * time.Millisecond
 	DefaultMaxAttempts = 3
 )

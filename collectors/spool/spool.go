@@ -47,8 +47,8 @@ func ParsePolicy(s string) (Policy, error) {
 const (
 	DefaultMaxBytes      = 256 << 20
 	DefaultSegmentBytes  = 8 << 20
-	DefaultMaxBatch      = 5000
-	DefaultMaxBatchBytes = 4 << 20
+	DefaultMaxBatch      = 1000
+	DefaultMaxBatchBytes = 1 << 20
 	DefaultRetryMin      = 100 * time.Millisecond
 	DefaultRetryMax      = 10 * time.Second
 )
