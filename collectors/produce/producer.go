@@ -33,7 +33,7 @@ type Config struct {
 	// zstd, default lz4. The broker must support the codec.
 	Compression string
 	// BatchSize caps the messages of one produce request per partition,
-	// default 5000. BatchBytes caps its bytes, default 16 MiB, and must
+	// default 1000. BatchBytes caps its bytes, default 1 MiB, and must
 	// stay below the broker's message.max.bytes.
 	BatchSize  int
 	BatchBytes int64

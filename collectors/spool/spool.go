@@ -69,10 +69,10 @@ type Config struct {
 	SegmentBytes int64
 	// Policy selects what Write does when the spool is full, default Block.
 	Policy Policy
-	// MaxBatch caps the messages of one write to Kafka, default 5000.
+	// MaxBatch caps the messages of one write to Kafka, default 1000.
 	MaxBatch int
 	// MaxBatchBytes caps the bytes read from the spool for one write to
-	// Kafka, default 4 MiB. A single larger message is still sent alone.
+	// Kafka, default 1 MiB. A single larger message is still sent alone.
 	MaxBatchBytes int
 	// RetryMin and RetryMax bound the exponential backoff between two
 	// attempts of a failed write to Kafka, default 100 ms and 10 s.
