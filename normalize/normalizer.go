@@ -24,7 +24,7 @@ const DefaultGroup = "harrier-normalize"
 
 // Defaults of the size limits in Config.
 const (
-	DefaultMaxBatch        = 5000
+	DefaultMaxBatch        = 20000
 	DefaultMaxRawBytes     = 64 << 10
 	DefaultMaxMessageBytes = 1 << 20
 )

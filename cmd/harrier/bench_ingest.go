@@ -22,10 +22,10 @@ import (
 
 func init() { register(benchCommand()) }
 
-// benchCeilingBatch is the batch size of the ceiling's inserts. It is the
-// normalizer's default batch size times ten, so that the ceiling is not
-// held back by per-insert overhead.
-const benchCeilingBatch = 10000
+// benchCeilingBatch is the batch size of the ceiling's inserts: the
+// normalizer's largest batch, so that both sides pay the same per-insert
+// overhead.
+const benchCeilingBatch = normalize.DefaultMaxBatch
 
 // benchResult is the last line of 'harrier bench ingest --json'.
 type benchResult struct {
@@ -150,12 +150,6 @@ func benchIngest(ctx context.Context, env *cmdEnv, rows, containers int) (benchR
 	suffix := time.Now().UnixNano()
 	pipeCfg := cfg
 	pipeCfg.ClickHouse.Database = fmt.Sprintf("harrier_bench_pipeline_%d", suffix)
-	if !env.loader.IsSet("normalize.queue_capacity") {
-		// A queue of one whole batch lets the reader fetch the next batch
-		// while the normalizer inserts the current one. The cost is up to
-		// one more batch of records in memory (about 3 MiB here).
-		pipeCfg.Normalize.QueueCapacity = normalize.DefaultMaxBatch
-	}
 	pipeStore, err := openStore(ctx, &pipeCfg, false)
 	if err != nil {
 		return benchResult{}, err
