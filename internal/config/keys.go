@@ -67,7 +67,7 @@ func keys(c *Config) []*key {
 			help: "consumer group of the normalizers; processes in one group share the partitions"},
 		{name: "normalize.max_batch_bytes", def: "8388608", kind: kInt, ptr: &c.Normalize.MaxBatchBytes, check: intRange(1<<16, 1<<30),
 			help: "maximum key and value bytes in one batch the normalizer stores"},
-		{name: "normalize.queue_capacity", def: "20000", kind: kInt, ptr: &c.Normalize.QueueCapacity, check: intRange(1, 1000000),
+		{name: "normalize.queue_capacity", def: "5000", kind: kInt, ptr: &c.Normalize.QueueCapacity, check: intRange(1, 1000000),
 			help: "messages fetched ahead of the batch being stored; with fetch_max_bytes it bounds memory while ClickHouse is slow"},
 		{name: "normalize.fetch_max_bytes", def: "4194304", kind: kInt, ptr: &c.Normalize.FetchMaxBytes, check: intRange(1<<16, 1<<30),
 			help: "maximum bytes of one fetch response per partition"},
