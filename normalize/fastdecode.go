@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/harrierhq/harrier/internal/record"
+
+	"github.com/harrierhq/harrier/internal/jsonesc"
 )
 
 // fastDecode decodes log envelopes, the bulk of the traffic, without
@@ -287,19 +289,11 @@ func (d *fastDecoder) escapedString(start int) (string, bool) {
 		}
 		esc := d.buf[d.pos+1]
 		d.pos += 2
+		if unescaped, ok := jsonesc.Simple(esc); ok {
+			out = append(out, unescaped)
+			continue
+		}
 		switch esc {
-		case '"', '\\', '/':
-			out = append(out, esc)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
 		case 'u':
 			if d.pos+4 > len(d.buf) {
 				return "", false

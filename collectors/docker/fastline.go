@@ -3,6 +3,8 @@ package docker
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/harrierhq/harrier/internal/jsonesc"
 )
 
 // parseFields reads the log, stream and time fields of a json-file line in
@@ -91,22 +93,11 @@ func unquoteEscaped(b []byte) (string, []byte, bool) {
 		if i >= len(b) {
 			return "", nil, false
 		}
-		switch b[i] {
-		case '"', '\\', '/':
-			out = append(out, b[i])
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		default:
+		unescaped, ok := jsonesc.Simple(b[i])
+		if !ok {
 			return "", nil, false
 		}
+		out = append(out, unescaped)
 	}
 	return "", nil, false
 }
