@@ -15,6 +15,8 @@ import (
 
 	"github.com/harrierhq/harrier/collectors/internal/emit"
 	"github.com/harrierhq/harrier/internal/record"
+
+	"github.com/harrierhq/harrier/collectors/internal/atomicfile"
 )
 
 // LifecycleStateFile is the name of the file, in the agent's state
@@ -199,7 +201,7 @@ func (t *LifecycleTracker) Commit() error {
 	if err != nil {
 		return fmt.Errorf("encode CRI lifecycle state: %w", err)
 	}
-	return writeFileAtomic(t.stateFile, b)
+	return atomicfile.Write(t.stateFile, "CRI lifecycle state", b)
 }
 
 // LifecycleRecord wraps l, an event of the container log folder dir, in an
@@ -268,28 +270,4 @@ func startTime(path string) int64 {
 		return 0
 	}
 	return st.ModTime().UnixNano()
-}
-
-func writeFileAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".cri-lifecycle-*")
-	if err != nil {
-		return fmt.Errorf("create temporary CRI lifecycle state for %q: %w", name, err)
-	}
-	defer os.Remove(tmp.Name())
-
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write CRI lifecycle state %q: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync CRI lifecycle state %q: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close CRI lifecycle state %q: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("rename CRI lifecycle state to %q: %w", name, err)
-	}
-	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/harrierhq/harrier/internal/record"
+
+	"github.com/harrierhq/harrier/collectors/internal/atomicfile"
 )
 
 // Checkpoint is the committed read position of one log file.
@@ -106,7 +108,7 @@ func (s *Store) Put(cp Checkpoint) error {
 	if err != nil {
 		return fmt.Errorf("encode checkpoint of %q: %w", cp.Path, err)
 	}
-	return writeFileAtomic(s.file(cp.Path), b)
+	return atomicfile.Write(s.file(cp.Path), "checkpoint", b)
 }
 
 // Forget drops the in-memory copy of path's checkpoint, so that the next
@@ -119,28 +121,4 @@ func (s *Store) Forget(path string) {
 
 func (s *Store) file(path string) string {
 	return filepath.Join(s.dir, record.NewID(path)+".json")
-}
-
-func writeFileAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".checkpoint-*")
-	if err != nil {
-		return fmt.Errorf("create temporary checkpoint for %q: %w", name, err)
-	}
-	defer os.Remove(tmp.Name())
-
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write checkpoint %q: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync checkpoint %q: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close checkpoint %q: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("rename checkpoint to %q: %w", name, err)
-	}
-	return nil
 }
