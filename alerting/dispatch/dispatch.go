@@ -1,9 +1,10 @@
 // Package dispatch carries alerts through their lifecycle in the
-// Alertmanager model: it deduplicates repeats of a firing alert by
-// fingerprint, groups alerts by route and group_by labels, notifies each
-// group after group_wait, again after group_interval when the group
-// changed and after repeat_interval when it did not, resolves alerts,
-// mutes silenced ones and caps the notifications of each rule.
+// Alertmanager model. It deduplicates repeats of a firing alert by
+// fingerprint and groups alerts by route and group_by labels. Each group
+// is notified after group_wait, again after group_interval when it
+// changed, and after repeat_interval when it did not. The package also
+// resolves alerts, mutes silenced ones and caps the notifications of each
+// rule.
 package dispatch
 
 import (
@@ -341,7 +342,7 @@ func (d *Dispatcher) flushGroup(g *group, now time.Time) (pending, bool) {
 		if resolved {
 			resolvedFPs = append(resolvedFPs, fp)
 			if !g.notifiedFiring[fp] {
-				continue // fired and cleared between two flushes: nobody was told
+				continue // fired and cleared between two flushes, so no notification was sent
 			}
 			changed = true
 		} else {

@@ -71,8 +71,8 @@ func Fingerprint(labels map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// Notification is what a receiver gets: the alerts of one group, firing and
-// just resolved, at one flush of the group.
+// Notification is the message a receiver gets: the alerts of one group,
+// firing and just resolved, at one flush of the group.
 type Notification struct {
 	// Receiver is the name of the receiver in the routing config.
 	Receiver string `json:"receiver"`

@@ -14,7 +14,7 @@ import (
 
 // Notifier sends one notification to one integration.
 type Notifier interface {
-	// Notify sends n. A returned *Error tells whether a retry can succeed.
+	// Notify sends n. A returned *Error reports whether a retry can succeed.
 	Notify(ctx context.Context, n Notification) error
 	// Integration names the kind of receiver: alertmanager, pagerduty,
 	// slack or webhook.

@@ -62,7 +62,7 @@ type Error struct {
 	File  string
 	Line  int
 	Field string
-	// Message says what is wrong and what is expected.
+	// Message states what is wrong and what is expected.
 	Message string
 }
 

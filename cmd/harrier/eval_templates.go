@@ -67,7 +67,7 @@ type templateEval struct {
 // evalTemplates mines the messages of a loghub sample with the default
 // miner configuration and scores the grouping against the ground truth.
 //
-// The miner sees the Content column of the structured CSV, which is the log
+// The miner reads the Content column of the structured CSV, which is the log
 // line with loghub's per-format header (time, level, component, pid) taken
 // off. The raw log file is read to check that the CSV describes it: it must
 // have as many lines, and each line must contain its Content.

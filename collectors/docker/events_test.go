@@ -26,7 +26,7 @@ const (
 	engineOOM    = `{"status":"oom","id":"` + lifecycleID + `","from":"nginx:1","Type":"container","Action":"oom","Actor":{"ID":"` + lifecycleID + `","Attributes":{"image":"nginx:1","name":"web"}},"scope":"local","time":1764493259,"timeNano":1764493259900000000}`
 )
 
-// fakeEngine serves GET /events on a unix socket. It stands in for the
+// fakeEngine serves GET /events on a unix socket. It replaces the
 // Docker engine, which does not run where these tests run: the first
 // request gets the first batch and the stream ends, as when the engine
 // restarts; later requests get the second batch and stay open.

@@ -10,9 +10,9 @@ import (
 )
 
 // LifecycleTracker derives container lifecycle events from the State of
-// config.v2.json, comparing each pass with the state the previous pass saw.
+// config.v2.json, comparing each pass with the state the previous pass read.
 //
-// The first time it sees a container it returns the events its current
+// The first time it finds a container it returns the events its current
 // state proves: created, started, restarted when RestartCount is above 0,
 // and exited (with oom_killed) when the container is stopped. Later passes
 // return the events between the two states. An event's record id is built

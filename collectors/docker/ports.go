@@ -91,10 +91,11 @@ func parsePortKey(key string) (int, string, error) {
 	return port, protocol, nil
 }
 
-// parseHostPort parses the HostPort of a binding. An empty value asks the
-// engine for an ephemeral port at start, and a range such as "8000-8010"
-// lets it pick one of the range, so both return 0: the port the engine
-// picked is in NetworkSettings.Ports of a running container.
+// parseHostPort parses the HostPort of a binding. An empty value requests
+// an ephemeral port from the engine at start, and a range such as
+// "8000-8010" lets the engine pick one of the range, so both return 0. The
+// port the engine picked is in NetworkSettings.Ports of a running
+// container.
 func parseHostPort(s string) (int, error) {
 	if s == "" {
 		return 0, nil

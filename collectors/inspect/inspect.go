@@ -115,7 +115,7 @@ func (in *Inspector) Stats() Stats {
 }
 
 // Path reads one file or folder. Input it cannot parse is rejected, line
-// by line or file by file, and does not stop it; the returned error is a
+// by line or file by file, and does not stop it. The returned error is a
 // failure to write the output.
 func (in *Inspector) Path(path string) error {
 	st, err := os.Stat(path)

@@ -311,7 +311,7 @@ func (h *Handler) keep(body []byte, reason error) (string, error) {
 	h.mu.Lock()
 	if h.kept >= h.cfg.MaxRejected {
 		h.mu.Unlock()
-		return "", fmt.Errorf("rejected scan folder holds %d reports, the maximum: delete some to keep more", h.cfg.MaxRejected)
+		return "", fmt.Errorf("rejected scan folder contains %d reports, the maximum: delete some to keep more", h.cfg.MaxRejected)
 	}
 	h.kept++
 	h.mu.Unlock()

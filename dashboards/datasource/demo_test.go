@@ -26,7 +26,7 @@ func repoRoot(t *testing.T) string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// Every query type answers on the data `harrier demo` writes: the demo
+// Every query type returns rows on the data `harrier demo` writes: the demo
 // runs as a subprocess against the embedded broker and the test's
 // ClickHouse database.
 func TestQueryTypesOnDemoData(t *testing.T) {

@@ -90,7 +90,7 @@ func (q Query) rowLimit(maxRows int) int {
 }
 
 // build returns the statement of q. maxRows is the data source's row
-// limit; the statement asks for one row more, so that a cut result can be
+// limit, and the statement requests one row more, so that a cut result can be
 // reported.
 func (q Query) build(tr timeRange, maxRows int) (statement, error) {
 	limit := q.rowLimit(maxRows)

@@ -32,12 +32,13 @@ func tokenize(dst []string, msg string) []string {
 	return dst
 }
 
-// maskToken returns tok with its variable part replaced by Wildcard. The
-// variable kinds are decimal numbers (with an optional unit of up to three
-// letters, and with separators as in dates, clock times and version
-// numbers), IPv4 addresses with an optional port, IPv6 addresses, UUIDs,
-// hexadecimal numbers (0x prefixed, or at least 8 hex digits of which at
-// least one is a decimal digit), absolute and relative file paths and URLs.
+// maskToken returns tok with its variable part replaced by Wildcard.
+// Decimal numbers are variable, with an optional unit of up to three
+// letters and with separators as in dates, clock times and version
+// numbers. So are IPv4 addresses with an optional port, IPv6 addresses,
+// UUIDs, and hexadecimal numbers: 0x prefixed, or at least 8 hex digits of
+// which at least one is a decimal digit. Absolute and relative file paths
+// and URLs are variable too.
 //
 // Brackets, quotes and trailing punctuation around the value stay, so
 // "[10.0.0.1]" becomes "[<*>]". In "key=value" only the value is masked.
@@ -220,7 +221,8 @@ func hasDigit(s string) bool {
 }
 
 // Mask returns message with its variable tokens replaced by Wildcard and
-// its whitespace runs collapsed to one space, as the miner sees it.
+// its whitespace runs collapsed to one space, which is the text the miner
+// matches.
 // Matching the masked text gives the same template as matching message.
 func Mask(message string) string {
 	tokens := tokenize(make([]string, 0, 16), message)

@@ -24,7 +24,7 @@ type Lifecycle struct {
 	Event string `json:"event"`
 	// ExitCode is the container's exit code for exited events, else 0.
 	ExitCode int `json:"exit_code"`
-	// Detail says where the event was derived from, for example
+	// Detail names the source the event was derived from, for example
 	// "config.v2.json State.RestartCount 2->3".
 	Detail string `json:"detail,omitempty"`
 }
