@@ -106,7 +106,9 @@ type AgentConfig struct {
 	Metrics *metrics.Role
 }
 
-// Emitter writes messages to Kafka. *kafka.Producer implements it.
+// Emitter writes messages to Kafka. *kafka.Producer implements it. The
+// agent reuses the bytes of the messages' keys and values for its next
+// batch, so Write must copy what it keeps after it returns.
 type Emitter interface {
 	Write(ctx context.Context, msgs ...kafka.Message) error
 }
@@ -174,6 +176,10 @@ type Agent struct {
 	sampler      *cgroup.Sampler
 	batch        []kafka.Message
 	scratch      []byte
+	// arena holds the keys and log values of the batch being built. The
+	// messages of a.batch point into it, and flush empties it once the
+	// Emitter has written them.
+	arena []byte
 	// once is set by RunOnce, whose single pass sends the multi-line
 	// records still waiting for a line at the end of a file.
 	once bool
@@ -765,7 +771,10 @@ func (a *Agent) add(ctx context.Context, rec emit.Record) error {
 		a.logger.Warn("Record not encoded", "source", rec.Source, "err", err)
 		return nil
 	}
-	a.batch = append(a.batch, kafka.Message{Topic: record.TopicFor(rec.Kind), Key: []byte(rec.Key), Value: value})
+	start := len(a.arena)
+	a.arena = append(a.arena, rec.Key...)
+	key := a.arena[start:len(a.arena):len(a.arena)]
+	a.batch = append(a.batch, kafka.Message{Topic: record.TopicFor(rec.Kind), Key: key, Value: value})
 	a.count(rec.Kind)
 	if len(a.batch) >= BatchSize {
 		return a.flush(ctx)
@@ -790,10 +799,11 @@ func (a *Agent) encode(rec emit.Record) ([]byte, error) {
 		}
 	}
 	a.scratch = jsonenc.AppendLog(a.scratch[:0], &l)
-	// The fixed keys and numbers take about 110 bytes, and escapes in the
-	// ids need a few more.
-	value := make([]byte, 0, len(a.scratch)+len(rec.ID)+len(a.hostID)+len(rec.Source)+160)
-	return jsonenc.AppendEnvelope(value, rec.Kind, rec.ID, a.hostID, rec.Source, a.now().UnixNano(), a.scratch), nil
+	// The value goes into the batch's arena. When the arena grows, the
+	// values before stay valid in the old array.
+	start := len(a.arena)
+	a.arena = jsonenc.AppendEnvelope(a.arena, rec.Kind, rec.ID, a.hostID, rec.Source, a.now().UnixNano(), a.scratch)
+	return a.arena[start:len(a.arena):len(a.arena)], nil
 }
 
 func (a *Agent) flush(ctx context.Context) error {
@@ -808,7 +818,9 @@ func (a *Agent) flush(ctx context.Context) error {
 	a.stats.Produced += int64(len(a.batch))
 	a.mu.Unlock()
 	a.recordBatch(time.Since(start))
+	clear(a.batch)
 	a.batch = a.batch[:0]
+	a.arena = a.arena[:0]
 	return nil
 }
 

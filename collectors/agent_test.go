@@ -1,6 +1,7 @@
 package collectors_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -177,7 +178,12 @@ func (e *recordingEmitter) Write(_ context.Context, msgs ...kafka.Message) error
 	if e.fail {
 		return fmt.Errorf("broker unavailable")
 	}
-	e.batches = append(e.batches, append([]kafka.Message(nil), msgs...))
+	// The agent reuses the bytes of msgs after Write returns.
+	batch := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		batch[i] = kafka.Message{Topic: m.Topic, Key: bytes.Clone(m.Key), Value: bytes.Clone(m.Value)}
+	}
+	e.batches = append(e.batches, batch)
 	return nil
 }
 

@@ -100,7 +100,7 @@ func (l *rotatingLog) rotateByCopyTruncate() error {
 	return l.file.Truncate(0)
 }
 
-// collectorProcess runs 'harrier collect' as a child process.
+// collectorProcess runs the collector agent binary, harrier-agent, as a child process.
 type collectorProcess struct {
 	t    *testing.T
 	bin  string
@@ -180,11 +180,11 @@ func dedup(lines []deliveredLine) []deliveredLine {
 // record id.
 func TestCollectorRotationAndKill(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the harrier binary and runs for about 15 s")
+		t.Skip("builds the harrier-agent binary and runs for about 15 s")
 	}
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "harrier")
-	build := exec.Command("go", "build", "-o", bin, "github.com/harrierhq/harrier/cmd/harrier")
+	bin := filepath.Join(tmp, "harrier-agent")
+	build := exec.Command("go", "build", "-o", bin, "github.com/harrierhq/harrier/cmd/harrier-agent")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -216,7 +216,7 @@ func TestCollectorRotationAndKill(t *testing.T) {
 		t:   t,
 		bin: bin,
 		log: filepath.Join(tmp, "collector.log"),
-		args: []string{"collect", "--kafka", brokers[0],
+		args: []string{"--kafka", brokers[0],
 			"--collect.state_dir", filepath.Join(tmp, "state"),
 			"--collect.docker_root", root,
 			"--collect.cri_root", "", "--collect.cgroup_root", "", "--collect.host_root", "",

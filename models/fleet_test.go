@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -169,7 +170,10 @@ type memoryEmitter struct {
 func (e *memoryEmitter) Write(_ context.Context, msgs ...kafka.Message) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.msgs = append(e.msgs, msgs...)
+	// The agent and the spool reuse the bytes of msgs after Write returns.
+	for _, m := range msgs {
+		e.msgs = append(e.msgs, kafka.Message{Topic: m.Topic, Key: bytes.Clone(m.Key), Value: bytes.Clone(m.Value)})
+	}
 	return nil
 }
 

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 mkdir -p bin
 go build -o bin/harrier ./cmd/harrier
+go build -o bin/harrier-agent ./cmd/harrier-agent
 exec bin/harrier demo "$@"

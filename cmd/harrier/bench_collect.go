@@ -54,17 +54,21 @@ type benchCollectResult struct {
 	CollectorCPUSeconds  float64 `json:"collector_cpu_s"`
 	CollectorWallSeconds float64 `json:"collector_wall_s"`
 	// CollectorMaxRSSMB is the collector process's peak resident set size
-	// (getrusage ru_maxrss, the same value as VmHWM), in MiB.
+	// (VmHWM, which the collector prints at exit), in MiB.
 	CollectorMaxRSSMB float64 `json:"collector_max_rss_mb"`
+	// Collector is the command measured: "harrier-agent" or
+	// "harrier collect".
+	Collector string `json:"collector"`
 }
 
 func benchCollectCommand() *command {
 	files, linesPerFile, cgroups := 500, 1000, 200
 	asJSON := false
+	agent := "auto"
 	return &command{
 		name: "bench collect",
-		summary: "Measure the collector: harrier bench collect [--files N] [--lines N] [--cgroups N] [--json] builds Docker json-file " +
-			"logs and a cgroup v2 tree in a temporary folder, runs 'harrier collect --once' on them as a child process " +
+		summary: "Measure the collector: harrier bench collect [--files N] [--lines N] [--cgroups N] [--agent PATH] [--json] builds Docker json-file " +
+			"logs and a cgroup v2 tree in a temporary folder, runs the collector (harrier-agent, or 'harrier collect') with --once on them as a child process " +
 			"against an embedded broker, and prints its lines/s per CPU second and peak RSS beside a baseline of plain " +
 			"line reading and JSON decoding of the same files.",
 		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
@@ -72,6 +76,8 @@ func benchCollectCommand() *command {
 			fs.IntVar(&linesPerFile, "lines", linesPerFile, "log lines per file")
 			fs.IntVar(&cgroups, "cgroups", cgroups, "container cgroups in the cgroup v2 tree")
 			fs.BoolVar(&asJSON, "json", asJSON, "end with one JSON line holding the numbers")
+			fs.StringVar(&agent, "agent", agent, `collector binary to measure: "auto" takes harrier-agent from this executable's folder when it is there, `+
+				`"" runs 'harrier collect' of this executable`)
 		},
 		run: func(ctx context.Context, env *cmdEnv) error {
 			if files < 1 || files > 10000 {
@@ -80,11 +86,11 @@ func benchCollectCommand() *command {
 			if linesPerFile < 1 || cgroups < 0 || cgroups > 10000 {
 				return fmt.Errorf("invalid value --lines=%d or --cgroups=%d: use at least 1 line and 0 to 10000 cgroups", linesPerFile, cgroups)
 			}
-			res, err := benchCollect(ctx, env, files, linesPerFile, cgroups)
+			res, err := benchCollect(ctx, env, files, linesPerFile, cgroups, agent)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.stdout, "%d files, %d lines, %d cgroups\n", res.Files, res.Lines, res.Cgroups)
+			fmt.Fprintf(env.stdout, "%d files, %d lines, %d cgroups, collector %s\n", res.Files, res.Lines, res.Cgroups, res.Collector)
 			fmt.Fprintf(env.stdout, "baseline (bufio + encoding/json): %.0f lines/s per core\n", res.BaselineLinesPerCoreS)
 			fmt.Fprintf(env.stdout, "collector: %.0f lines/s per core (%.2f s CPU, %.2f s wall), peak RSS %.1f MiB\n",
 				res.CollectorLinesPerCoreS, res.CollectorCPUSeconds, res.CollectorWallSeconds, res.CollectorMaxRSSMB)
@@ -101,7 +107,7 @@ func benchCollectCommand() *command {
 	}
 }
 
-func benchCollect(ctx context.Context, env *cmdEnv, files, linesPerFile, cgroups int) (benchCollectResult, error) {
+func benchCollect(ctx context.Context, env *cmdEnv, files, linesPerFile, cgroups int, agent string) (benchCollectResult, error) {
 	res := benchCollectResult{Files: files, Cgroups: cgroups, Lines: files * linesPerFile}
 	dir, err := os.MkdirTemp("", "harrier-bench-collect-")
 	if err != nil {
@@ -143,21 +149,34 @@ func benchCollect(ctx context.Context, env *cmdEnv, files, linesPerFile, cgroups
 	if err != nil {
 		return res, fmt.Errorf("find the harrier executable: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, self, "collect", "--once", "--kafka", b.Addr(),
+	if agent == "auto" {
+		agent = ""
+		if path := filepath.Join(filepath.Dir(self), "harrier-agent"); fileExists(path) {
+			agent = path
+		}
+	}
+	name, args := self, []string{"collect"}
+	res.Collector = "harrier collect"
+	if agent != "" {
+		name, args = agent, nil
+		res.Collector = "harrier-agent"
+	}
+	args = append(args, "--once", "--kafka", b.Addr(),
 		"--collect.state_dir", filepath.Join(dir, "state"),
 		"--collect.docker_root", dockerRoot,
 		"--collect.cgroup_root", cgroupRoot,
 		"--collect.cri_root", "", "--collect.host_root", "",
 		"--collect.host_id", "bench")
+	cmd := exec.CommandContext(ctx, name, args...)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, env.stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		return res, fmt.Errorf("run %s collect --once: %w", self, err)
+		return res, fmt.Errorf("run %s %s: %w", name, strings.Join(args, " "), err)
 	}
 	res.CollectorWallSeconds = time.Since(start).Seconds()
 
-	logs, err := collectedLogs(stdout.String())
+	logs, peakKiB, err := collectedLogs(stdout.String())
 	if err != nil {
 		return res, err
 	}
@@ -165,28 +184,32 @@ func benchCollect(ctx context.Context, env *cmdEnv, files, linesPerFile, cgroups
 		return res, fmt.Errorf("collector sent %d log records, expected %d", logs, res.Lines)
 	}
 
-	usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return res, fmt.Errorf("no resource usage for the collector process on this platform")
-	}
 	collectorCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	res.CollectorCPUSeconds = collectorCPU.Seconds()
 	res.CollectorLinesPerCoreS = float64(res.Lines) / collectorCPU.Seconds()
-	// Linux reports ru_maxrss in KiB.
-	res.CollectorMaxRSSMB = float64(usage.Maxrss) / 1024
+	// The collector reports its own VmHWM. The ru_maxrss of the child's
+	// rusage is no use here, because Linux counts in it this process's
+	// memory, which the child shared until its exec.
+	if peakKiB <= 0 {
+		return res, fmt.Errorf("collector output has no peak_rss_kib: /proc/self/status is missing on this platform")
+	}
+	res.CollectorMaxRSSMB = float64(peakKiB) / 1024
 	res.Ratio = res.CollectorLinesPerCoreS / res.BaselineLinesPerCoreS
 	return res, nil
 }
 
-// collectedLogs reads the Logs counter from the JSON stats line that
-// 'harrier collect --once' prints last.
-func collectedLogs(out string) (int64, error) {
+// collectedLogs reads the Logs counter and the peak RSS in KiB from the
+// JSON stats line that the collector prints last with --once.
+func collectedLogs(out string) (logs, peakRSSKiB int64, err error) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	var stats struct{ Logs *int64 }
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &stats); err != nil || stats.Logs == nil {
-		return 0, fmt.Errorf("collector output has no Logs counter: %q", strings.TrimSpace(out))
+	var stats struct {
+		Logs       *int64
+		PeakRSSKiB int64 `json:"peak_rss_kib"`
 	}
-	return *stats.Logs, nil
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &stats); err != nil || stats.Logs == nil {
+		return 0, 0, fmt.Errorf("collector output has no Logs counter: %q", strings.TrimSpace(out))
+	}
+	return *stats.Logs, stats.PeakRSSKiB, nil
 }
 
 // benchCollectBaseline reads every line of paths with a bufio.Scanner and
@@ -306,4 +329,9 @@ func writeCollectBenchCgroups(root string, n int) error {
 		}
 	}
 	return nil
+}
+
+func fileExists(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.Mode().IsRegular()
 }

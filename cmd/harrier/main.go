@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/harrierhq/harrier/collectors/agentrun"
 	"github.com/harrierhq/harrier/internal/config"
 )
 
@@ -198,11 +199,5 @@ func printHelp(w io.Writer) {
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return agentrun.NewLogger(cfg, w)
 }

@@ -6,17 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/harrierhq/harrier/alerting"
 	"github.com/harrierhq/harrier/alerting/route"
 	"github.com/harrierhq/harrier/collectors"
-	"github.com/harrierhq/harrier/collectors/multiline"
+	"github.com/harrierhq/harrier/collectors/agentrun"
 	"github.com/harrierhq/harrier/features/drain"
 	"github.com/harrierhq/harrier/internal/broker"
 	"github.com/harrierhq/harrier/internal/config"
@@ -26,11 +23,10 @@ import (
 	"github.com/harrierhq/harrier/models"
 	"github.com/harrierhq/harrier/normalize"
 	"github.com/harrierhq/harrier/storage"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // allTopics lists the topics Harrier creates before its roles start.
-var allTopics = []string{record.TopicLogs, record.TopicMetrics, record.TopicScans, record.TopicInventory, record.TopicAlerts, record.TopicDeadLetters}
+var allTopics = record.Topics
 
 func brokerCommand() *command {
 	return &command{
@@ -54,58 +50,12 @@ func brokerCommand() *command {
 	}
 }
 
-// warnMissingSources logs each configured source folder that does not
-// exist, since the collector would otherwise read nothing from it silently.
 func warnMissingSources(cfg *config.Config, env *cmdEnv) {
-	sources := []struct{ key, path string }{
-		{"collect.docker_root", cfg.Collect.DockerRoot},
-		{"collect.cri_root", cfg.Collect.CRIRoot},
-		{"collect.cgroup_root", cfg.Collect.CgroupRoot},
-		{"collect.scan_dir", cfg.Collect.ScanDir},
-		{"collect.host_root", cfg.Collect.HostRoot},
-	}
-	for _, s := range sources {
-		if s.path == "" {
-			continue
-		}
-		if _, err := os.Stat(s.path); err != nil {
-			env.logger.Warn("Source folder not found; nothing is read from it until it exists", "key", s.key, "path", s.path, "err", err)
-		}
-	}
+	agentrun.WarnMissingSources(cfg, env.logger)
 }
 
 func agentConfig(cfg *config.Config) collectors.AgentConfig {
-	var grouping *multiline.Config
-	if cfg.Collect.Multiline {
-		grouping = &multiline.Config{
-			StartPattern: cfg.Collect.MultilineStart,
-			MaxLines:     cfg.Collect.MultilineMaxLines,
-			MaxBytes:     cfg.Collect.MultilineMaxBytes,
-			MaxWait:      cfg.Collect.MultilineMaxWait,
-		}
-	}
-	// The CRI collector reads <root>/pods and <root>/containers; accept the
-	// pods folder itself too, as users often name it.
-	criRoot := cfg.Collect.CRIRoot
-	if filepath.Base(criRoot) == "pods" {
-		criRoot = filepath.Dir(criRoot)
-	}
-	return collectors.AgentConfig{
-		DisableRedaction:  !cfg.Collect.Redact,
-		HostCheckInterval: cfg.Collect.HostCheckInterval,
-		DockerSocket:      cfg.Collect.DockerSocket,
-		Multiline:         grouping,
-		HostID:            cfg.Collect.HostID,
-		DockerRoot:        cfg.Collect.DockerRoot,
-		CRIRoot:           criRoot,
-		CgroupRoot:        cfg.Collect.CgroupRoot,
-		ScanDir:           cfg.Collect.ScanDir,
-		HostRoot:          cfg.Collect.HostRoot,
-		StateDir:          cfg.Collect.StateDir,
-		Interval:          cfg.Collect.Interval,
-		MaxCgroups:        cfg.Collect.MaxCgroups,
-		Metrics:           metrics.Default().ForRole("collect"),
-	}
+	return agentrun.AgentConfig(cfg)
 }
 
 func normalizeCommand() *command {
@@ -379,55 +329,11 @@ func openStore(ctx context.Context, cfg *config.Config, requireSchema bool) (*st
 }
 
 func prepareTopics(ctx context.Context, cfg *config.Config) error {
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := kafka.Ping(pctx, cfg.Kafka.Brokers); err != nil {
-		return fmt.Errorf("%w; start one with 'harrier broker' or set --kafka", err)
-	}
-	return kafka.EnsureTopics(pctx, cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix, cfg.Kafka.Partitions, allTopics...)
+	return agentrun.PrepareTopics(ctx, cfg)
 }
 
-// serveHTTP serves /healthz, /readyz, /metrics and the extra handlers,
-// keyed by path, on http.addr until ctx is done. Every role calls it after
-// its start-up checks (the ClickHouse schema, the Kafka topics), so /readyz
-// only has to check that the Kafka brokers still accept connections.
+// serveHTTP serves /healthz, /readyz, /metrics and the extra handlers on
+// http.addr until ctx is done; see agentrun.ServeHTTP.
 func serveHTTP(ctx context.Context, env *cmdEnv, extra ...map[string]http.Handler) {
-	if env.cfg.HTTP.Addr == "" {
-		return
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { serveReady(w, r, env.cfg.Kafka.Brokers) })
-	mux.Handle("/metrics", promhttp.Handler())
-	for _, handlers := range extra {
-		for path, h := range handlers {
-			mux.Handle(path, h)
-		}
-	}
-	srv := &http.Server{Addr: env.cfg.HTTP.Addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			env.logger.Error("HTTP endpoint failed", "addr", env.cfg.HTTP.Addr, "err", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-}
-
-// readyTimeout bounds the broker check of one /readyz request.
-const readyTimeout = 2 * time.Second
-
-// serveReady writes 200 "ready" when one of brokers accepts a TCP
-// connection within readyTimeout, and 503 with the error otherwise.
-// NOTE: ClickHouse is checked only at the role's start, not per request.
-func serveReady(w http.ResponseWriter, r *http.Request, brokers []string) {
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-	defer cancel()
-	if err := kafka.Ping(ctx, brokers); err != nil {
-		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	fmt.Fprintln(w, "ready")
+	agentrun.ServeHTTP(ctx, env.cfg, env.logger, extra...)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/harrierhq/harrier/collectors"
+	"github.com/harrierhq/harrier/collectors/agentrun"
 	"github.com/harrierhq/harrier/collectors/scanpush"
 	"github.com/harrierhq/harrier/internal/broker"
 	"github.com/harrierhq/harrier/internal/config"
@@ -55,12 +56,12 @@ func runCommand() *command {
 			if err != nil {
 				return err
 			}
-			out, err := newCollectorOutput(cfg, env)
+			out, err := agentrun.NewOutput(cfg, env.logger)
 			if err != nil {
 				return err
 			}
-			defer out.close()
-			push, err := newScanPush(cfg, out.emitter, env)
+			defer out.Close()
+			push, err := agentrun.NewScanPush(cfg, out.Emitter(), env.logger)
 			if err != nil {
 				return err
 			}
@@ -72,7 +73,7 @@ func runCommand() *command {
 			p.start(ctx)
 
 			warnMissingSources(cfg, env)
-			agent := collectors.NewAgent(agentConfig(cfg), out.emitter, env.logger)
+			agent := collectors.NewAgent(agentConfig(cfg), out.Emitter(), env.logger)
 			fmt.Fprintf(env.stderr, "harrier run: Kafka %v, ClickHouse %s/%s; stop with Ctrl-C\n", cfg.Kafka.Brokers, cfg.ClickHouse.Addr, cfg.ClickHouse.Database)
 			agentErr := agent.Run(ctx)
 			if err := p.stop(); err != nil {

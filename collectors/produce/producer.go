@@ -6,6 +6,8 @@ package produce
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	kg "github.com/segmentio/kafka-go"
@@ -74,6 +76,21 @@ func ParseCompression(name string) (kg.Compression, error) {
 type Producer struct {
 	w      *kg.Writer
 	prefix string
+	// messages pools the kafka-go message slices of Write, which kafka-go
+	// copies into its own batches before WriteMessages returns.
+	messages sync.Pool
+	// topics caches prefix+suffix for each topic suffix.
+	topics sync.Map
+}
+
+// topic returns the full name of the topic with suffix.
+func (p *Producer) topic(suffix string) string {
+	if name, ok := p.topics.Load(suffix); ok {
+		return name.(string)
+	}
+	name := p.prefix + suffix
+	p.topics.Store(suffix, name)
+	return name
 }
 
 // New returns a producer for cfg. It fails on a missing broker address or
@@ -88,6 +105,9 @@ func New(cfg Config) (*Producer, error) {
 	codec, err := ParseCompression(cfg.Compression)
 	if err != nil {
 		return nil, err
+	}
+	if codec == kg.Lz4 {
+		useSmallBlockLz4()
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
@@ -125,12 +145,21 @@ func (p *Producer) Write(ctx context.Context, msgs ...kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	out := make([]kg.Message, len(msgs))
+	buf, _ := p.messages.Get().(*[]kg.Message)
+	if buf == nil {
+		buf = new([]kg.Message)
+	}
+	defer func() {
+		clear(*buf)
+		p.messages.Put(buf)
+	}()
+	out := slices.Grow((*buf)[:0], len(msgs))[:len(msgs)]
+	*buf = out
 	for i, m := range msgs {
 		if m.Topic == "" {
 			return fmt.Errorf("write message %d: missing topic", i)
 		}
-		out[i] = kg.Message{Topic: p.prefix + m.Topic, Key: m.Key, Value: m.Value}
+		out[i] = kg.Message{Topic: p.topic(m.Topic), Key: m.Key, Value: m.Value}
 	}
 	if err := p.w.WriteMessages(ctx, out...); err != nil {
 		return fmt.Errorf("write %d messages to %s: %w", len(msgs), p.w.Addr.String(), err)

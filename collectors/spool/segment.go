@@ -64,8 +64,9 @@ func uvarintLen(x uint64) int {
 
 // decodeFrame decodes the first frame of b. It returns the message, the
 // frame's size, and errTornFrame when b holds no whole valid frame. The
-// message's slices point into b.
-func decodeFrame(b []byte) (kafka.Message, int, error) {
+// message's slices point into b. Topic names found in topics are reused
+// rather than allocated, and new ones are added when topics is not nil.
+func decodeFrame(b []byte, topics map[string]string) (kafka.Message, int, error) {
 	if len(b) < frameHeaderBytes {
 		return kafka.Message{}, 0, errTornFrame
 	}
@@ -91,7 +92,14 @@ func decodeFrame(b []byte) (kafka.Message, int, error) {
 		return kafka.Message{}, 0, errTornFrame
 	}
 	rest = rest[n:]
-	m := kafka.Message{Topic: string(topic), Value: rest[keyLen:]}
+	name, ok := topics[string(topic)]
+	if !ok {
+		name = string(topic)
+		if topics != nil {
+			topics[name] = name
+		}
+	}
+	m := kafka.Message{Topic: name, Value: rest[keyLen:]}
 	if keyLen > 0 {
 		m.Key = rest[:keyLen]
 	}
@@ -145,7 +153,7 @@ func scanSegment(path string, mark int64) (end, count, before int64, valid bool,
 		return 0, 0, 0, false, fmt.Errorf("read spool segment %q: %w", path, err)
 	}
 	for end < int64(len(data)) {
-		_, n, err := decodeFrame(data[end:])
+		_, n, err := decodeFrame(data[end:], nil)
 		if err != nil {
 			return end, count, before, false, nil
 		}

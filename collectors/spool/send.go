@@ -146,14 +146,19 @@ func (s *Spool) readBatch(head *segment) (*batch, error) {
 		return nil, nil
 	}
 	want = max(want, first)
-	data := make([]byte, want)
+	// Only one batch is in flight at a time, and the Emitter is done with
+	// its messages when Write returns, so the read buffer is reused.
+	if int64(cap(s.readBuf)) < want {
+		s.readBuf = make([]byte, want)
+	}
+	data := s.readBuf[:want]
 	if _, err := f.ReadAt(data, s.cur.offset); err != nil {
 		return nil, fmt.Errorf("read spool segment %d at %d: %w", head.seq, s.cur.offset, err)
 	}
 
 	b := &batch{seq: head.seq, start: s.cur.offset, end: s.cur.offset}
 	for rest := data; len(rest) > 0 && len(b.msgs) < s.cfg.MaxBatch; {
-		m, n, err := decodeFrame(rest)
+		m, n, err := decodeFrame(rest, s.topics)
 		if err != nil {
 			break
 		}

@@ -118,6 +118,8 @@ func (c *Config) setDefaults() error {
 }
 
 // Emitter writes messages to Kafka and returns once they are acknowledged.
+// It must not keep the messages' byte slices after Write returns, because
+// the spool reuses them for the next batch.
 // *kafka.Producer and *produce.Producer implement it.
 type Emitter interface {
 	Write(ctx context.Context, msgs ...kafka.Message) error
@@ -172,6 +174,11 @@ type Spool struct {
 	space  chan struct{}
 	notify chan struct{}
 	buf    []byte
+	// readBuf holds the frames of the batch in flight, which its messages
+	// point into.
+	readBuf []byte
+	// topics interns the topic names of decoded frames.
+	topics map[string]string
 	// bufFrames is the number of frames in buf.
 	bufFrames int64
 	closed    bool
@@ -209,6 +216,7 @@ func Open(cfg Config, out Emitter, logger *slog.Logger) (*Spool, error) {
 		logger: logger.With("component", "spool", "dir", cfg.Dir),
 		space:  make(chan struct{}),
 		notify: make(chan struct{}, 1),
+		topics: make(map[string]string),
 	}
 	if err := s.restore(); err != nil {
 		return nil, err

@@ -401,7 +401,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(appendFrame(nil, kafka.Message{Topic: "logs", Value: []byte(`{"v":1,"kind":"log"}`)}))
 	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, n, err := decodeFrame(data)
+		m, n, err := decodeFrame(data, nil)
 		if err != nil {
 			return
 		}
