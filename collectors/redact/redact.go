@@ -141,7 +141,7 @@ func triggers(s string) int {
 			if hasPrefixFold(rest, "private key") {
 				mask |= privateKeyRule
 			}
-			if hasPrefixFold(rest, "pass") || hasPrefixFold(rest, "pwd") {
+			if n := passwordKeyword(rest); n > 0 && assignmentFollows(rest[n:]) {
 				mask |= passwordRule
 			}
 		case 'b':
@@ -166,6 +166,32 @@ func triggers(s string) int {
 		}
 	}
 	return mask
+}
+
+// passwordKeyword returns the length of the password keyword s starts
+// with, ignoring ASCII case, or 0.
+func passwordKeyword(s string) int {
+	for _, k := range []string{"password", "passwd", "pwd"} {
+		if hasPrefixFold(s, k) {
+			return len(k)
+		}
+	}
+	return 0
+}
+
+// assignmentFollows reports whether s starts as the password rule needs
+// after its keyword: an optional quote, optional white space, then ':' or
+// '='. Lines such as sshd's "Failed password for root" then skip the
+// regexp.
+func assignmentFollows(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+		i++
+	}
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\f') {
+		i++
+	}
+	return i < len(s) && (s[i] == ':' || s[i] == '=')
 }
 
 func isAWSKeyPrefix(p string) bool {
