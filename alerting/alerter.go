@@ -82,6 +82,16 @@ type Config struct {
 	Clock func() time.Time
 	// Metrics records the alerts read and stored; nil records nothing.
 	Metrics *metrics.Role
+	// PostureFile is the path of a YAML file of posture policies (rules of
+	// kind posture), loaded beside the rules. Empty means the pack
+	// embedded from rules/posture.yaml, and "none" loads no pack.
+	PostureFile string
+	// PostureOverridesFile is the path of a YAML file that disables
+	// posture policies, changes their severity and excepts entities; see
+	// LoadPostureOverrides. Empty changes nothing.
+	PostureOverridesFile string
+	// PostureOverrides replaces PostureOverridesFile when set.
+	PostureOverrides *PostureOverrides
 }
 
 // Stats counts the work of an Alerter since it was created.
@@ -140,6 +150,15 @@ type Alerter struct {
 	// silenceVersions holds the updated_ns of each stored silence loaded
 	// into the dispatcher. Only evaluateLoop uses it.
 	silenceVersions map[string]int64
+
+	// postureMu guards the posture evaluation state: whether the policies
+	// were registered, the inputs and time of the last evaluation, and the
+	// latest status of each result.
+	postureMu             sync.Mutex
+	posturePoliciesStored bool
+	postureInputs         string
+	postureEvaluatedAt    time.Time
+	postureState          map[string]postureState
 }
 
 // New loads the rules and returns an Alerter that stores alerts in store and
@@ -179,6 +198,14 @@ func New(cfg Config, store *storage.Store, out io.Writer, logger *slog.Logger) (
 	}
 	if err != nil {
 		return nil, err
+	}
+	if rules, err = AddPosturePack(rules, cfg.PostureFile); err != nil {
+		return nil, err
+	}
+	if cfg.PostureOverrides == nil && cfg.PostureOverridesFile != "" {
+		if cfg.PostureOverrides, err = LoadPostureOverrides(cfg.PostureOverridesFile, rules); err != nil {
+			return nil, err
+		}
 	}
 
 	if cfg.ModelWindow <= 0 {
@@ -370,7 +397,15 @@ func (a *Alerter) EvaluateRules(ctx context.Context) error {
 	var found []candidate
 	var errs []error
 	evaluated := make(map[string]bool)
+	// Posture results are written first, so that the posture-failure
+	// rules of the same pass read them.
+	if err := a.evaluatePosture(ctx, nowNs); err != nil {
+		errs = append(errs, err)
+	}
 	for _, rule := range a.rules {
+		if rule.Kind == KindPosture {
+			continue
+		}
 		alerts, err := a.evaluateRule(ctx, rule, nowNs)
 		a.count(func(s *Stats) {
 			s.RuleEvaluations++
@@ -383,6 +418,14 @@ func (a *Alerter) EvaluateRules(ctx context.Context) error {
 			continue
 		}
 		evaluated[rule.Name] = true
+		if rule.Kind == KindPostureFailure {
+			// Posture alerts are named after their policy.
+			for _, r := range a.rules {
+				if r.Kind == KindPosture {
+					evaluated[r.Name] = true
+				}
+			}
+		}
 		found = append(found, alerts...)
 	}
 	if err := a.raise(ctx, found); err != nil {

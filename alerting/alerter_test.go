@@ -163,8 +163,8 @@ func TestEvaluateRulesRaisesFixableVuln(t *testing.T) {
 	}
 
 	stats := a.Stats()
-	if stats.RuleEvaluations != 2 {
-		t.Errorf("RuleEvaluations = %d, want 2 (one per default rule)", stats.RuleEvaluations)
+	if stats.RuleEvaluations != 3 {
+		t.Errorf("RuleEvaluations = %d, want 3 (one per default rule and one for the posture pack's failure rule)", stats.RuleEvaluations)
 	}
 	if stats.RuleErrors != 0 {
 		t.Errorf("RuleErrors = %d, want 0", stats.RuleErrors)

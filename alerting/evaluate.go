@@ -45,6 +45,10 @@ func (a *Alerter) evaluateRule(ctx context.Context, rule Rule, nowNs int64) ([]c
 		return a.evaluateFixableVuln(ctx, rule, nowNs)
 	case KindSQL:
 		return a.evaluateSQL(ctx, rule, nowNs)
+	case KindPosture:
+		return nil, nil
+	case KindPostureFailure:
+		return a.evaluatePostureFailure(ctx, rule, nowNs)
 	}
 	if slices.Contains(ruleKinds, rule.Kind) {
 		return a.evaluatePolicy(ctx, rule, nowNs)

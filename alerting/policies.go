@@ -94,6 +94,12 @@ type PolicyParams struct {
 	// Threshold is the number of matching lines within Window at which a
 	// KindLogMatch rule fires. Default 1.
 	Threshold int
+	// PostureSeverities are the policy severities whose failing posture
+	// results a KindPostureFailure rule raises alerts for.
+	PostureSeverities []string
+	// PostureGroups limits a KindPostureFailure rule to the policies of
+	// these groups. Empty means every group.
+	PostureGroups []string
 }
 
 var registryPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
@@ -321,5 +327,8 @@ func (p *ruleParser) parseLogMatch(r *Rule, params map[string]*yaml.Node, parent
 // change of what the rule matches changes the version.
 func ruleVersion(r Rule) string {
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%q\x00%+v", r.Kind, r.Severity, r.Query, r.VulnSeverities, r.Policy)))
+	if r.Kind == KindPosture {
+		sum = sha256.Sum256(fmt.Appendf(sum[:], "\x00%s\x00%s", r.Posture.condition(), r.Posture.Missing))
+	}
 	return hex.EncodeToString(sum[:6])
 }

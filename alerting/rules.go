@@ -31,6 +31,7 @@ var ruleKinds = []string{
 	KindImageAge, KindImageRegistry, KindContainerRoot,
 	KindHostOSEndOfLife, KindHostKernelFloor, KindHostUnexpectedPort,
 	KindContainerPort, KindLogMatch,
+	KindPosture, KindPostureFailure,
 }
 
 // DefaultRulesName is the file name that errors in the embedded default
@@ -83,6 +84,8 @@ type Rule struct {
 	VulnSeverities []string
 	// Policy holds the params of the policy kinds of policies.go.
 	Policy PolicyParams
+	// Posture holds the params of a KindPosture rule.
+	Posture PosturePolicy
 	// Version is a digest of the rule's definition, so that an alert
 	// records which version of a rule raised it.
 	Version string
@@ -275,6 +278,10 @@ func (p *ruleParser) parseRule(n *yaml.Node, path string) (Rule, bool) {
 		p.parseSQLRule(&r, n, f, path)
 	case kind == KindRunningImageFixableVuln:
 		p.parseVulnRule(&r, n, f, path)
+	case kind == KindPosture:
+		p.parsePosturePolicy(&r, n, f, path)
+	case kind == KindPostureFailure:
+		p.parsePostureFailure(&r, n, f, path)
 	case slices.Contains(ruleKinds, kind):
 		p.parsePolicyRule(&r, n, f, path)
 	default:

@@ -148,6 +148,7 @@ func TestParseRulesSyntaxError(t *testing.T) {
 func FuzzLoadRules(f *testing.F) {
 	f.Add(defaultRulesYAML)
 	f.Add(policyExamplesYAML)
+	f.Add(posturePackYAML)
 	for _, name := range []string{"testdata/invalid.yaml", "testdata/custom.yaml"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
@@ -184,7 +185,14 @@ func FuzzLoadRules(f *testing.F) {
 			if r.Kind == KindHostUnexpectedPort && len(r.Policy.AllowedPorts) == 0 {
 				t.Fatalf("accepted a host-unexpected-port rule without ports: %+v", r)
 			}
-			if policyQuery(r, queriesSampleTime) == "" && r.Kind != KindSQL && r.Kind != KindRunningImageFixableVuln {
+			if r.Kind == KindPosture && (r.Posture.Group == "" || (r.Posture.Fact == "") == (r.Posture.Check == "") || (r.Posture.Fact != "" && r.Posture.condition() == "")) {
+				t.Fatalf("accepted a posture policy without a group or without exactly one of fact and check: %+v", r)
+			}
+			if r.Kind == KindPostureFailure && len(r.Policy.PostureSeverities) == 0 {
+				t.Fatalf("accepted a posture-failure rule without severities: %+v", r)
+			}
+			isPosture := r.Kind == KindPosture || r.Kind == KindPostureFailure
+			if policyQuery(r, queriesSampleTime) == "" && r.Kind != KindSQL && r.Kind != KindRunningImageFixableVuln && !isPosture {
 				t.Fatalf("accepted a rule of kind %q without a query", r.Kind)
 			}
 		}

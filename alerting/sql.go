@@ -164,6 +164,7 @@ func Queries(rules []Rule, sampleContainerID, sampleImageID string) []string {
 			out = append(out, columnQuery(c))
 		}
 	}
+	out = append(out, postureQueries(rules)...)
 	out = append(out, plotQueries(sampleContainerID)...)
 	out = append(out, silencesQuery(queriesSampleTime), silenceIDsQuery)
 	return out

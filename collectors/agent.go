@@ -23,6 +23,7 @@ import (
 	"github.com/harrierhq/harrier/collectors/internal/jsonenc"
 	"github.com/harrierhq/harrier/collectors/internal/tail"
 	"github.com/harrierhq/harrier/collectors/multiline"
+	"github.com/harrierhq/harrier/collectors/posture"
 	"github.com/harrierhq/harrier/collectors/redact"
 	"github.com/harrierhq/harrier/collectors/scan"
 	"github.com/harrierhq/harrier/internal/kafka"
@@ -42,6 +43,14 @@ const (
 	// DefaultHostCheckInterval is the time between two reads of the host
 	// facts, which are sent when they changed.
 	DefaultHostCheckInterval = time.Minute
+	// postureInterval is the maximum time between two posture passes.
+	// A pass replaces the previous one as a whole, so an unchanged posture
+	// is sent again only to survive a lost write and to bound its age.
+	postureInterval = 24 * time.Hour
+	// DefaultMaxRecordBytes is the default of AgentConfig.MaxRecordBytes.
+	// It stays under Kafka's default message.max.bytes of 1048588 bytes
+	// with room for the record batch's overhead.
+	DefaultMaxRecordBytes = 1000000
 )
 
 // AgentConfig configures an Agent. An empty directory disables its source.
@@ -99,10 +108,29 @@ type AgentConfig struct {
 	// are left out. Empty derives lifecycle events from DockerRoot only.
 	// RunOnce does not read the socket.
 	DockerSocket string
+	// Posture sends the security settings of the host under HostRoot and
+	// of its running Docker containers under DockerRoot (see package
+	// posture) every HostCheckInterval when they changed, and at least
+	// once a day. It needs HostRoot.
+	Posture bool
+	// PostureFirewallFile is a file holding iptables-save or nft list
+	// ruleset output, read before the rule sets saved under HostRoot.
+	// Empty reads only those, because the collector runs no commands.
+	PostureFirewallFile string
+	// MaxRecordBytes caps the size of one encoded record. A larger record
+	// is not sent, because the broker would reject it and the spool would
+	// retry it without end. It is counted in AgentStats.TooLarge and
+	// logged. Zero means DefaultMaxRecordBytes.
+	// The Docker and CRI decoders cut a long log line into messages of
+	// 256 KiB (docker.MaxMessageBytes, cri.MaxMessageBytes), so a log
+	// record exceeds the default only when JSON escapes more than
+	// triple its message.
+	MaxRecordBytes int
 	// Metrics receives the agent's metrics: records out per topic, the
 	// size and write time of each batch, and records dropped as
-	// "parse_error" (AgentStats.ParseErrors) or "engine_queue_full"
-	// (AgentStats.EngineEventsDropped). Nil records none.
+	// "parse_error" (AgentStats.ParseErrors), "engine_queue_full"
+	// (AgentStats.EngineEventsDropped) or "too_large"
+	// (AgentStats.TooLarge). Nil records none.
 	Metrics *metrics.Role
 }
 
@@ -115,13 +143,14 @@ type Emitter interface {
 
 // AgentStats counts what an agent collected and produced since it started.
 type AgentStats struct {
-	// Hosts, Containers, Logs, Metrics and Scans count the records
-	// collected of each kind.
+	// Hosts, Containers, Logs, Metrics, Scans and Postures count the
+	// records collected of each kind.
 	Hosts      int64
 	Containers int64
 	Logs       int64
 	Metrics    int64
 	Scans      int64
+	Postures   int64
 	// Produced counts the messages the Emitter acknowledged.
 	Produced int64
 	// ParseErrors counts invalid input: log lines, cgroup files, scan
@@ -136,6 +165,9 @@ type AgentStats struct {
 	// EngineEventsDropped counts the Docker Engine API events dropped
 	// because maxQueuedEngineEvents were waiting for the next pass.
 	EngineEventsDropped int64
+	// TooLarge counts the records not sent because their encoding was
+	// larger than AgentConfig.MaxRecordBytes.
+	TooLarge int64
 }
 
 // maxQueuedEngineEvents caps the Docker Engine API events kept between two
@@ -149,19 +181,25 @@ type Agent struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	hostID     string
-	store      *tail.Store
-	followers  map[string]*tail.Follower
-	sent       map[string]string
-	scanTimes  map[string]time.Time
-	lastReplay time.Time
-	lastHost   time.Time
+	hostID    string
+	store     *tail.Store
+	followers map[string]*tail.Follower
+	sent      map[string]string
+	scanTimes map[string]time.Time
+	// invalidScans maps the path of each invalid scan report to the size
+	// and modification time it was reported with.
+	invalidScans map[string]string
+	lastReplay   time.Time
+	lastHost     time.Time
 	// lastHostCheck, hostFingerprint and hostUptime describe the last
 	// host facts read, so that a change is sent at once.
 	lastHostCheck   time.Time
 	hostFingerprint string
 	hostUptime      int64
-	lifecycle       *docker.LifecycleTracker
+	// lastPosture and postureFingerprint describe the last posture sent.
+	lastPosture        time.Time
+	postureFingerprint string
+	lifecycle          *docker.LifecycleTracker
 	// criLifecycle derives the lifecycle events of CRI containers from
 	// their log folders.
 	criLifecycle *cri.LifecycleTracker
@@ -198,6 +236,9 @@ func NewAgent(cfg AgentConfig, out Emitter, logger *slog.Logger) *Agent {
 	}
 	if cfg.HostCheckInterval <= 0 {
 		cfg.HostCheckInterval = DefaultHostCheckInterval
+	}
+	if cfg.MaxRecordBytes <= 0 {
+		cfg.MaxRecordBytes = DefaultMaxRecordBytes
 	}
 	return &Agent{
 		cfg:       cfg,
@@ -278,6 +319,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			clear(a.sent)
 			a.lastHost = time.Time{}
 			a.lastHostCheck = time.Time{}
+			a.lastPosture = time.Time{}
 			// Reopen the files at their committed checkpoints, so that the
 			// lines of the failed write are read again.
 			a.closeFollowers()
@@ -508,6 +550,9 @@ func (a *Agent) collectHost(ctx context.Context, now time.Time) error {
 	a.reportInvalid("Skipped invalid host files", invalid, "root", a.cfg.HostRoot)
 	h.HostID = a.hostID
 	a.lastHostCheck = now
+	if err := a.collectPosture(ctx, now, h.Hostname); err != nil {
+		return err
+	}
 
 	facts := h
 	facts.TimeNs, facts.UptimeS = 0, 0
@@ -534,6 +579,49 @@ func (a *Agent) collectHost(ctx context.Context, now time.Time) error {
 	}
 	a.lastHost = now
 	a.hostFingerprint = fingerprint
+	return nil
+}
+
+// collectPosture reads the posture of the host and its containers and
+// sends it when it changed or the last one is older than postureInterval.
+// Every record of one pass has the same time, so that storage can select
+// a host's latest pass.
+func (a *Agent) collectPosture(ctx context.Context, now time.Time, hostname string) error {
+	if !a.cfg.Posture {
+		return nil
+	}
+	postures, invalid := posture.Collect(posture.Options{
+		Root: a.cfg.HostRoot, DockerRoot: a.cfg.DockerRoot, FirewallFile: a.cfg.PostureFirewallFile,
+		HostID: a.hostID, HostName: hostname,
+	}, now)
+	a.reportInvalid("Skipped invalid posture files", invalid, "root", a.cfg.HostRoot)
+
+	fingerprint := make([]record.Posture, len(postures))
+	for i, p := range postures {
+		p.TimeNs = 0
+		fingerprint[i] = p
+	}
+	b, err := json.Marshal(fingerprint)
+	if err != nil {
+		return fmt.Errorf("encode posture of host %s: %w", a.hostID, err)
+	}
+	due := a.lastPosture.IsZero() || now.Sub(a.lastPosture) >= postureInterval
+	if !due && string(b) == a.postureFingerprint {
+		return nil
+	}
+	for _, p := range postures {
+		if err := a.add(ctx, posture.Record(p, a.hostID, a.cfg.HostRoot)); err != nil {
+			return err
+		}
+	}
+	if err := a.flush(ctx); err != nil {
+		return err
+	}
+	if !due {
+		a.logger.Info("Posture changed", "host_id", a.hostID, "entities", len(postures))
+	}
+	a.lastPosture = now
+	a.postureFingerprint = string(b)
 	return nil
 }
 
@@ -568,7 +656,7 @@ func (a *Agent) collectScans(ctx context.Context) error {
 		a.logger.Warn("Scan reports not read", "dir", a.cfg.ScanDir, "err", err)
 		return nil
 	}
-	a.reportInvalid("Skipped invalid scan reports", invalid, "dir", a.cfg.ScanDir)
+	a.reportInvalidScans(invalid)
 
 	for _, r := range reports {
 		if t, ok := a.scanTimes[r.Path]; ok && t.Equal(r.ModTime) {
@@ -585,6 +673,35 @@ func (a *Agent) collectScans(ctx context.Context) error {
 		a.scanTimes[r.Path] = r.ModTime
 	}
 	return nil
+}
+
+// reportInvalidScans logs and counts each invalid scan report once per
+// version, its path, size and modification time, since ReadDir returns it
+// again on every pass until the file changes or is removed.
+func (a *Agent) reportInvalidScans(invalid []error) {
+	seen := make(map[string]string, len(invalid))
+	newCount := 0
+	for _, err := range invalid {
+		var bad *scan.InvalidFile
+		if !errors.As(err, &bad) {
+			newCount++
+			a.logger.Warn("Skipped invalid scan report", "dir", a.cfg.ScanDir, "err", err)
+			continue
+		}
+		version := fmt.Sprintf("%d/%d", bad.Size, bad.ModTime.UnixNano())
+		seen[bad.Path] = version
+		if a.invalidScans[bad.Path] == version {
+			continue
+		}
+		newCount++
+		a.logger.Warn("Skipped invalid scan report", "path", bad.Path, "bytes", bad.Size, "err", bad.Err)
+	}
+	// Forgetting the files that are gone or valid now bounds the map, and
+	// reports a file again when it turns invalid again.
+	a.invalidScans = seen
+	if newCount > 0 {
+		a.addParseErrors(int64(newCount))
+	}
 }
 
 func (a *Agent) collectLogs(ctx context.Context, containers []docker.Container, files []cri.LogFile) error {
@@ -763,12 +880,24 @@ func (a *Agent) sample(ctx context.Context, s *cgroup.Sampler, t time.Time) erro
 	return nil
 }
 
-// add encodes rec into the batch and writes the batch when it is full.
+// add encodes rec into the batch and writes the batch when it is full. A
+// record larger than MaxRecordBytes is counted and left out.
 func (a *Agent) add(ctx context.Context, rec emit.Record) error {
+	arenaLen := len(a.arena)
 	value, err := a.encode(rec)
 	if err != nil {
 		a.addParseErrors(1)
 		a.logger.Warn("Record not encoded", "source", rec.Source, "err", err)
+		return nil
+	}
+	if len(value) > a.cfg.MaxRecordBytes {
+		a.arena = a.arena[:arenaLen]
+		a.mu.Lock()
+		a.stats.TooLarge++
+		a.mu.Unlock()
+		a.cfg.Metrics.Dropped("too_large", 1)
+		a.logger.Warn("Record larger than the maximum record size dropped", "source", rec.Source, "kind", rec.Kind,
+			"id", rec.ID, "bytes", len(value), "max_record_bytes", a.cfg.MaxRecordBytes)
 		return nil
 	}
 	start := len(a.arena)
@@ -840,6 +969,8 @@ func (a *Agent) count(kind record.Kind) {
 		a.stats.Scans++
 	case record.KindLifecycle:
 		a.stats.Lifecycle++
+	case record.KindPosture:
+		a.stats.Postures++
 	}
 }
 

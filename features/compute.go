@@ -47,6 +47,14 @@ func (w *Windower) closeWindow(st *containerState, win *openWindow) Window {
 	extra[IndexPidsGrowth] = m.pidsGrowth
 	extra[IndexIOReadRate] = m.ioRead
 	extra[IndexIOWriteRate] = m.ioWrite
+	extra[IndexNetRxRate] = m.netRx
+	extra[IndexNetTxRate] = m.netTx
+	extra[IndexLogLinesPerSec] = float64(win.logLines) / (float64(w.size) / 1e9)
+	if win.logLines > 0 {
+		extra[IndexErrorRatio] = float64(win.errorLines) / float64(win.logLines)
+		extra[IndexWarningRatio] = float64(win.warningLines) / float64(win.logLines)
+	}
+	w.contextFeatures(st, win.start+w.size, extra)
 
 	cpu, throttled := st.cpuRates(win.start, win.start+w.size, win.samples, st.nextSample(win.start))
 	values[IndexCPUCores] = cpu

@@ -13,6 +13,8 @@ type metricExtras struct {
 	pidsGrowth  float64
 	ioRead      float64
 	ioWrite     float64
+	netRx       float64
+	netTx       float64
 }
 
 // computeMetricExtras computes the cgroup features of ExtraFeatureNames
@@ -20,7 +22,7 @@ type metricExtras struct {
 // window. It must run before cpuRates, which moves st.lastSample to the
 // window's last sample. A field the hierarchy does not report (-1) is
 // skipped. When the window has no usable pair of samples, pids_current and
-// the I/O rates carry the previous window's values forward, and the slope,
+// the I/O and network rates carry the previous window's values forward, and the slope,
 // OOM kills and pids growth are 0.
 func (st *containerState) computeMetricExtras(samples []sample) metricExtras {
 	series := make([]sample, 0, len(samples)+1)
@@ -47,8 +49,8 @@ func (st *containerState) computeMetricExtras(samples []sample) metricExtras {
 	var out metricExtras
 	out.memorySlope = memorySlope(sorted)
 
-	var oom, ioRead, ioWrite float64
-	var ioSpanNs int64
+	var oom, ioRead, ioWrite, netRx, netTx float64
+	var ioSpanNs, netSpanNs int64
 	for i := 1; i < len(series); i++ {
 		prev, cur := series[i-1], series[i]
 		if prev.oomKills >= 0 && cur.oomKills >= 0 {
@@ -59,6 +61,11 @@ func (st *containerState) computeMetricExtras(samples []sample) metricExtras {
 			ioWrite += float64(counterDelta(prev.ioWrite, cur.ioWrite))
 			ioSpanNs += cur.timeNs - prev.timeNs
 		}
+		if prev.netRx >= 0 && cur.netRx >= 0 && prev.netTx >= 0 && cur.netTx >= 0 {
+			netRx += float64(counterDelta(prev.netRx, cur.netRx))
+			netTx += float64(counterDelta(prev.netTx, cur.netTx))
+			netSpanNs += cur.timeNs - prev.timeNs
+		}
 	}
 	out.oomKills = oom
 	if ioSpanNs > 0 {
@@ -67,6 +74,12 @@ func (st *containerState) computeMetricExtras(samples []sample) metricExtras {
 	}
 	out.ioRead = st.lastIORead
 	out.ioWrite = st.lastIOWrite
+	if netSpanNs > 0 {
+		st.lastNetRx = netRx / (float64(netSpanNs) / 1e9)
+		st.lastNetTx = netTx / (float64(netSpanNs) / 1e9)
+	}
+	out.netRx = st.lastNetRx
+	out.netTx = st.lastNetTx
 
 	first, last := -1, -1
 	for i, s := range series {

@@ -48,6 +48,22 @@ const (
 	FeatureAuthFailures    = "auth_failure_lines"
 	FeatureSourceAddresses = "source_addresses"
 	FeatureTemplateEntropy = "template_entropy_bits"
+	FeatureLogLinesPerSec  = "log_lines_per_s"
+	FeatureErrorRatio      = "error_ratio"
+	FeatureWarningRatio    = "warning_ratio"
+	FeatureNetRxRate       = "net_rx_bytes_per_s"
+	FeatureNetTxRate       = "net_tx_bytes_per_s"
+	// The vulnerability counts of the container's image, from its newest
+	// scan report, per severity and by whether a fixed version exists.
+	FeatureVulnCriticalFixable   = "vulnerabilities_critical_fixable"
+	FeatureVulnCriticalUnfixable = "vulnerabilities_critical_unfixable"
+	FeatureVulnHighFixable       = "vulnerabilities_high_fixable"
+	FeatureVulnHighUnfixable     = "vulnerabilities_high_unfixable"
+	FeatureVulnMediumFixable     = "vulnerabilities_medium_fixable"
+	FeatureVulnMediumUnfixable   = "vulnerabilities_medium_unfixable"
+	FeatureVulnLowFixable        = "vulnerabilities_low_fixable"
+	FeatureVulnLowUnfixable      = "vulnerabilities_low_unfixable"
+	FeatureHostOSEndOfLife       = "host_os_end_of_life"
 )
 
 // ExtraFeatureNames lists the stored features of a window in the order of
@@ -62,6 +78,20 @@ var ExtraFeatureNames = []string{
 	FeatureAuthFailures,
 	FeatureSourceAddresses,
 	FeatureTemplateEntropy,
+	FeatureLogLinesPerSec,
+	FeatureErrorRatio,
+	FeatureWarningRatio,
+	FeatureNetRxRate,
+	FeatureNetTxRate,
+	FeatureVulnCriticalFixable,
+	FeatureVulnCriticalUnfixable,
+	FeatureVulnHighFixable,
+	FeatureVulnHighUnfixable,
+	FeatureVulnMediumFixable,
+	FeatureVulnMediumUnfixable,
+	FeatureVulnLowFixable,
+	FeatureVulnLowUnfixable,
+	FeatureHostOSEndOfLife,
 }
 
 // Indexes of the features in Window.Extra.
@@ -75,6 +105,16 @@ const (
 	IndexAuthFailures
 	IndexSourceAddresses
 	IndexTemplateEntropy
+	IndexLogLinesPerSec
+	IndexErrorRatio
+	IndexWarningRatio
+	IndexNetRxRate
+	IndexNetTxRate
+	// IndexVulnFirst is the index of the first of the eight vulnerability
+	// counts, which follow in the order of vulnSeverities, fixable before
+	// unfixable.
+	IndexVulnFirst
+	IndexHostOSEndOfLife = IndexVulnFirst + 2*len(vulnSeverities)
 )
 
 // Window is the feature vector of one container over one closed tumbling

@@ -26,9 +26,62 @@ const (
 // "NullPointerException" all match.
 var errorPattern = regexp.MustCompile(`(?i)error|fail|fatal|denied|invalid|exception|panic`)
 
-// IsErrorLine reports whether a log message counts as an error line.
+// errorWords are the words of errorPattern.
+var errorWords = []string{"error", "fail", "fatal", "denied", "invalid", "exception", "panic"}
+
+// IsErrorLine reports whether a log message counts as an error line. It
+// matches as errorPattern does, without the regular expression engine.
 func IsErrorLine(msg string) bool {
-	return errorPattern.MatchString(msg)
+	return containsFold(msg, errorWords)
+}
+
+// warningPattern selects the log lines counted in warning_ratio: a message
+// that contains warn anywhere, in any case, such as "WARN", "[warning]" or
+// "Warning:".
+var warningPattern = regexp.MustCompile(`(?i)warn`)
+
+// warningWords are the words of warningPattern.
+var warningWords = []string{"warn"}
+
+// IsWarningLine reports whether a log message counts as a warning line. It
+// matches as warningPattern does, without the regular expression engine.
+func IsWarningLine(msg string) bool {
+	return containsFold(msg, warningWords)
+}
+
+// containsFold reports whether s contains one of words, which are lower
+// case ASCII, in any case. It folds ASCII letters only, which matches
+// Go's (?i) for these words: none of their letters has a case variant
+// outside ASCII, as K and S do (the Kelvin sign and the long s).
+func containsFold(s string, words []string) bool {
+	for i := 0; i < len(s); i++ {
+		c := lowerASCII(s[i])
+		for _, w := range words {
+			if c == w[0] && hasPrefixFold(s[i:], w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasPrefixFold(s, word string) bool {
+	if len(s) < len(word) {
+		return false
+	}
+	for j := 1; j < len(word); j++ {
+		if lowerASCII(s[j]) != word[j] {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // WindowConfig configures a Windower.
@@ -65,6 +118,10 @@ type WindowStats struct {
 	// Duplicates is the number of records dropped because a record with
 	// the same id was already counted in the same open window.
 	Duplicates int64
+	// Replayed is the number of log and metric records dropped because
+	// their window was stored before a restart (see Resume): records that
+	// Kafka delivers again, and records that arrive that late.
+	Replayed int64
 	// HostMetrics is the number of cgroup samples without a container id,
 	// which belong to host cgroups and are not windowed.
 	HostMetrics int64
@@ -97,7 +154,11 @@ type Windower struct {
 
 	mu         sync.Mutex
 	containers map[string]*containerState
-	stats      WindowStats
+	// images holds the newest scan of each image id, and hosts the facts
+	// of each host id.
+	images map[string]*imageScan
+	hosts  map[string]hostFacts
+	stats  WindowStats
 }
 
 type containerState struct {
@@ -111,7 +172,11 @@ type containerState struct {
 	// closedThrough is the end of event time already closed: a record whose
 	// window ends at or before it is late.
 	closedThrough int64
-	open          map[int64]*openWindow
+	// resumedThrough is the end of the newest window stored before a
+	// restart, set by Resume: a record whose window ends at or before it
+	// has been counted already.
+	resumedThrough int64
+	open           map[int64]*openWindow
 
 	lastSample    *sample
 	lastCPU       float64
@@ -120,13 +185,22 @@ type containerState struct {
 	lastPids      float64
 	lastIORead    float64
 	lastIOWrite   float64
+	lastNetRx     float64
+	lastNetTx     float64
+
+	// restoredVulns and restoredEOL are the vulnerability counts and the
+	// end-of-life flag of the window stored last before a restart. They
+	// apply until a scan of the image or a record of the host arrives.
+	restoredVulns vulnCounts
+	restoredEOL   float64
 }
 
 type openWindow struct {
-	start      int64
-	ids        map[string]struct{}
-	logLines   int
-	errorLines int
+	start        int64
+	ids          map[string]struct{}
+	logLines     int
+	errorLines   int
+	warningLines int
 	// authFailures counts the lines IsAuthFailureLine selects.
 	authFailures int
 	// addresses holds the distinct IP addresses found in the window's
@@ -141,6 +215,9 @@ type openWindow struct {
 	// shapes counts the lines of each shape id when no miner is set.
 	shapes  map[uint64]int
 	samples []sample
+	// first holds the smallest Kafka offset of the window's records per
+	// topic and partition, when their positions are known.
+	first map[partitionKey]int64
 }
 
 type sample struct {
@@ -152,6 +229,11 @@ type sample struct {
 	pids      int64
 	ioRead    int64
 	ioWrite   int64
+	netRx     int64
+	netTx     int64
+	// pos is the Kafka position of the sample's record when positioned.
+	pos        Position
+	positioned bool
 }
 
 // NewWindower returns a Windower with cfg's defaults filled in.
@@ -174,6 +256,8 @@ func NewWindower(cfg WindowConfig) *Windower {
 		templates:  cfg.Templates,
 		shapes:     cfg.Shapes,
 		containers: make(map[string]*containerState),
+		images:     make(map[string]*imageScan),
+		hosts:      make(map[string]hostFacts),
 	}
 }
 
@@ -202,29 +286,52 @@ func (w *Windower) Watermark(containerID string) (time.Time, bool) {
 	return time.Unix(0, c.maxEventNs-w.lateness).UTC(), true
 }
 
-// AddEnvelope decodes the payload of a log, metric or container envelope
-// and adds it. Envelopes of other kinds are ignored. It returns the windows
-// that the record closed.
+// AddEnvelope decodes the payload of a log, metric, container, scan or host
+// envelope and adds it. Envelopes of other kinds are ignored. It returns
+// the windows that the record closed.
 func (w *Windower) AddEnvelope(env record.Envelope) ([]Window, error) {
+	return w.addEnvelope(env, nil)
+}
+
+// AddEnvelopeAt is AddEnvelope for a record read from Kafka at pos. The
+// open windows remember the first position of their records, so that
+// CommitOffset keeps those records uncommitted until their window closes.
+func (w *Windower) AddEnvelopeAt(env record.Envelope, pos Position) ([]Window, error) {
+	return w.addEnvelope(env, &pos)
+}
+
+func (w *Windower) addEnvelope(env record.Envelope, pos *Position) ([]Window, error) {
 	switch env.Kind {
 	case record.KindLog:
 		var l record.Log
 		if err := json.Unmarshal(env.Payload, &l); err != nil {
 			return nil, fmt.Errorf("invalid log payload of record %s: %w", env.ID, err)
 		}
-		return w.AddLog(env.ID, env.HostID, l)
+		return w.addLog(env.ID, env.HostID, l, pos)
 	case record.KindMetric:
 		var m record.Metric
 		if err := json.Unmarshal(env.Payload, &m); err != nil {
 			return nil, fmt.Errorf("invalid metric payload of record %s: %w", env.ID, err)
 		}
-		return w.AddMetric(env.ID, env.HostID, m)
+		return w.addMetric(env.ID, env.HostID, m, pos)
 	case record.KindContainer:
 		var c record.Container
 		if err := json.Unmarshal(env.Payload, &c); err != nil {
 			return nil, fmt.Errorf("invalid container payload of record %s: %w", env.ID, err)
 		}
 		return nil, w.AddContainer(env.HostID, c)
+	case record.KindScan:
+		var sc record.Scan
+		if err := json.Unmarshal(env.Payload, &sc); err != nil {
+			return nil, fmt.Errorf("invalid scan payload of record %s: %w", env.ID, err)
+		}
+		return nil, w.AddScan(sc)
+	case record.KindHost:
+		var h record.Host
+		if err := json.Unmarshal(env.Payload, &h); err != nil {
+			return nil, fmt.Errorf("invalid host payload of record %s: %w", env.ID, err)
+		}
+		return nil, w.AddHost(env.HostID, h)
 	}
 	return nil, nil
 }
@@ -259,6 +366,10 @@ func (w *Windower) AddContainer(hostID string, c record.Container) error {
 // AddLog adds one log record with envelope id and host id and returns the
 // windows it closed.
 func (w *Windower) AddLog(id, hostID string, l record.Log) ([]Window, error) {
+	return w.addLog(id, hostID, l, nil)
+}
+
+func (w *Windower) addLog(id, hostID string, l record.Log, pos *Position) ([]Window, error) {
 	if l.ContainerID == "" {
 		return nil, fmt.Errorf("missing log field container_id in record %s", id)
 	}
@@ -273,6 +384,7 @@ func (w *Windower) AddLog(id, hostID string, l record.Log) ([]Window, error) {
 		shape = ShapeID(MaskMessage(l.Message))
 	}
 	isError := IsErrorLine(l.Message)
+	isWarning := IsWarningLine(l.Message)
 	isAuthFailure := IsAuthFailureLine(l.Message)
 	addresses := SourceAddresses(l.Message)
 
@@ -286,11 +398,14 @@ func (w *Windower) AddLog(id, hostID string, l record.Log) ([]Window, error) {
 	if st.hostID == "" {
 		st.hostID = hostID
 	}
-	win := w.window(st, id, l.TimeNs)
+	win := w.window(st, id, l.TimeNs, pos)
 	if win != nil {
 		win.logLines++
 		if isError {
 			win.errorLines++
+		}
+		if isWarning {
+			win.warningLines++
 		}
 		if isAuthFailure {
 			win.authFailures++
@@ -314,6 +429,10 @@ func (w *Windower) AddLog(id, hostID string, l record.Log) ([]Window, error) {
 // the windows it closed. A sample without a container id belongs to a host
 // cgroup and is only counted.
 func (w *Windower) AddMetric(id, hostID string, m record.Metric) ([]Window, error) {
+	return w.addMetric(id, hostID, m, nil)
+}
+
+func (w *Windower) addMetric(id, hostID string, m record.Metric, pos *Position) ([]Window, error) {
 	if m.TimeNs <= 0 {
 		return nil, fmt.Errorf("invalid metric field time_ns=%d in record %s: must be positive", m.TimeNs, id)
 	}
@@ -333,18 +452,30 @@ func (w *Windower) AddMetric(id, hostID string, m record.Metric) ([]Window, erro
 	if memory < 0 {
 		memory = m.MemoryUsageBytes
 	}
-	win := w.window(st, id, m.TimeNs)
+	s := sample{
+		timeNs:    m.TimeNs,
+		usage:     m.CPUUsageNs,
+		throttled: m.CPUThrottledNs,
+		memory:    memory,
+		oomKills:  m.OOMKills,
+		pids:      m.PidsCurrent,
+		ioRead:    m.IOReadBytes,
+		ioWrite:   m.IOWriteBytes,
+		netRx:     m.NetRxBytes,
+		netTx:     m.NetTxBytes,
+	}
+	if pos != nil {
+		s.pos, s.positioned = *pos, true
+	}
+	if st.replays(m.TimeNs, w.size) && (st.lastSample == nil || s.timeNs > st.lastSample.timeNs) {
+		// The sample's window was stored before a restart, but the sample
+		// may be the one before the next window, which the CPU and I/O
+		// rates start from.
+		st.lastSample = &s
+	}
+	win := w.window(st, id, m.TimeNs, pos)
 	if win != nil {
-		win.samples = append(win.samples, sample{
-			timeNs:    m.TimeNs,
-			usage:     m.CPUUsageNs,
-			throttled: m.CPUThrottledNs,
-			memory:    memory,
-			oomKills:  m.OOMKills,
-			pids:      m.PidsCurrent,
-			ioRead:    m.IOReadBytes,
-			ioWrite:   m.IOWriteBytes,
-		})
+		win.samples = append(win.samples, s)
 	}
 	return w.advance(st, m.TimeNs), nil
 }
@@ -391,11 +522,15 @@ func (w *Windower) container(id string) *containerState {
 }
 
 // window returns the open window that event time t falls in, opening it if
-// needed, or nil when the record is late or a duplicate. The caller holds
-// w.mu.
-func (w *Windower) window(st *containerState, id string, t int64) *openWindow {
+// needed, or nil when the record is late, replayed or a duplicate. pos is
+// the record's Kafka position, or nil. The caller holds w.mu.
+func (w *Windower) window(st *containerState, id string, t int64, pos *Position) *openWindow {
 	w.stats.Records++
 	start := t - t%w.size
+	if st.replays(t, w.size) {
+		w.stats.Replayed++
+		return nil
+	}
 	if start+w.size <= st.closedThrough {
 		w.stats.Late++
 		return nil
@@ -418,6 +553,9 @@ func (w *Windower) window(st *containerState, id string, t int64) *openWindow {
 			return nil
 		}
 		win.ids[id] = struct{}{}
+	}
+	if pos != nil {
+		win.notePosition(*pos)
 	}
 	return win
 }

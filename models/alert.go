@@ -23,6 +23,14 @@ func alertMessage(p *pendingWindow, now time.Time) (kafka.Message, error) {
 	if len(p.drivers) > 0 {
 		top = p.drivers[0].Text
 	}
+	summary := fmt.Sprintf("Container %s behaves unlike its baseline: %s", name, top)
+	drivers := driverTexts(p.drivers)
+	if p.fallback {
+		// The fleet's threshold is calibrated on every container, so the
+		// reader should know that the workload's own baseline was not used.
+		summary += " (" + p.fallbackNote + ")"
+		drivers = append(drivers, p.fallbackNote)
+	}
 	alert := record.Alert{
 		ModelVersion: p.modelVersion,
 		TimeNs:       w.End().UnixNano(),
@@ -34,8 +42,8 @@ func alertMessage(p *pendingWindow, now time.Time) (kafka.Message, error) {
 		ImageID:      w.ImageID,
 		Score:        p.score,
 		Threshold:    p.threshold,
-		Summary:      fmt.Sprintf("Container %s behaves unlike its baseline: %s", name, top),
-		Drivers:      driverTexts(p.drivers),
+		Summary:      summary,
+		Drivers:      drivers,
 		Query:        WindowQuery(w.ContainerID, w.Start, w.End()),
 		Fingerprint:  record.NewID(ModelName, w.ContainerID),
 	}

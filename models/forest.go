@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sort"
 
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mathext/prng"
@@ -89,6 +90,9 @@ type IsolationForest struct {
 	extendRange bool
 	hyperplanes bool
 	threshold   float64
+	// training summarizes the scores of the training rows. It is zero in a
+	// forest read by UnmarshalBinary.
+	training ModelMetrics
 }
 
 // node is one tree node. For a split node, feature is the split feature
@@ -166,6 +170,7 @@ func Fit(X [][]float64, cfg ForestConfig) (*IsolationForest, error) {
 	f.ScoreBatch(X, scores)
 	slices.Sort(scores)
 	f.threshold = stat.Quantile(1-cfg.Contamination, stat.Empirical, scores, nil)
+	f.training = summarizeScores(scores, f.threshold)
 	return f, nil
 }
 
@@ -226,6 +231,18 @@ func (f *IsolationForest) addNode() int32 {
 // scores. A score at or above it is anomalous.
 func (f *IsolationForest) Threshold() float64 {
 	return f.threshold
+}
+
+// summarizeScores returns the median, 99th percentile and maximum of the
+// sorted training scores and the share at or above threshold.
+func summarizeScores(sorted []float64, threshold float64) ModelMetrics {
+	flagged := len(sorted) - sort.SearchFloat64s(sorted, threshold)
+	return ModelMetrics{
+		ScoreMedian:  stat.Quantile(0.5, stat.Empirical, sorted, nil),
+		ScoreP99:     stat.Quantile(0.99, stat.Empirical, sorted, nil),
+		ScoreMax:     sorted[len(sorted)-1],
+		FlaggedShare: float64(flagged) / float64(len(sorted)),
+	}
 }
 
 // Trees returns the number of trees.

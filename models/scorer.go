@@ -2,14 +2,14 @@ package models
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/harrierhq/harrier/features"
 	"github.com/harrierhq/harrier/features/drain"
@@ -65,11 +65,14 @@ type ScorerConfig struct {
 	// masked message shapes instead (features.Shapes).
 	Templates *drain.Miner
 	// Metrics receives the role's metrics. They are the consumer's records
-	// in, lag and batches, records dropped as "invalid" or "late", rows out
-	// to the features and scores tables, and alerts out to the alerts
-	// topic. The record latency is the time from a window's end to the
-	// storing of its features. Nil records none.
+	// in, lag and batches, records dropped as "invalid", "late" or
+	// "replayed", rows out to the features and scores tables, and alerts
+	// out to the alerts topic. The record latency is the time from a
+	// window's end to the storing of its features. Nil records none.
 	Metrics *metrics.Role
+	// Baselines configures the per-workload models and the rolling
+	// training history.
+	Baselines BaselineConfig
 }
 
 // Emitter sends messages to Kafka. *kafka.Producer implements it.
@@ -79,8 +82,8 @@ type Emitter interface {
 
 // ScorerStats counts the work of a Scorer.
 type ScorerStats struct {
-	// RecordsConsumed is the number of log, metric and container records
-	// added to windows, late ones included.
+	// RecordsConsumed is the number of log, metric, container, scan and
+	// host records added to windows, late ones included.
 	RecordsConsumed int64
 	// InvalidRecords is the number of messages that failed to decode. The
 	// normalizer dead-letters them, so the scorer only skips them.
@@ -88,6 +91,10 @@ type ScorerStats struct {
 	// LateRecords is the number of records dropped because their window had
 	// closed.
 	LateRecords int64
+	// ReplayedRecords is the number of records dropped because their window
+	// was stored before the scorer started, mostly records that Kafka
+	// delivers again after a restart.
+	ReplayedRecords int64
 	// WindowsClosed is the number of closed windows.
 	WindowsClosed int64
 	// PartialWindows is the number of windows that Flush closed before
@@ -103,19 +110,29 @@ type ScorerStats struct {
 	AlertsEmitted int64
 	// Refits is the number of times the forest was fitted.
 	Refits int64
-	// TrainingWindows is the current size of the training set.
+	// TrainingWindows is the current size of the fleet training set.
 	TrainingWindows int64
+	// WorkloadModels is the number of workloads with a model of their own.
+	WorkloadModels int64
+	// FallbackWindows is the number of windows the fleet model scored
+	// because their workload had no model of its own.
+	FallbackWindows int64
+	// RegistryErrors is the number of fitted models that could not be
+	// saved to the registry.
+	RegistryErrors int64
 }
 
 // Scorer is the score role. It windows the logs, metrics and inventory
 // topics into per-container feature vectors and stores each closed window
-// in the features table. It scores the window with a fleet-wide isolation
-// forest trained on earlier windows and stores the score in the scores
-// table. For an anomalous window it sends an alert record.
+// in the features table. It scores the window with its workload's isolation
+// forest, or the fleet's while the workload has none, trained on earlier
+// windows, and stores the score in the scores table. For an anomalous
+// window it sends an alert record.
 //
-// NOTE: the windows still open and the training set live in memory only,
-// so a restart begins training again, and the records of windows open at a
-// stop are already committed and not replayed.
+// Offsets are committed only up to the first record of a window still
+// open, and a restarted scorer skips the records of windows already in the
+// features table, so a restart counts every record once. A restarted
+// scorer also reloads its training history from the features table.
 type Scorer struct {
 	cfg      ScorerConfig
 	store    *storage.Store
@@ -128,16 +145,27 @@ type Scorer struct {
 	pending []*pendingWindow
 	train   *trainingSet
 	stats   ScorerStats
-	// modelVersion identifies the current forest, see forestVersion. It is
-	// empty before the first fit.
+	// modelVersion identifies the current fleet forest, see forestVersion.
+	// It is empty before the first fit.
 	modelVersion string
+	// workloads holds the training set and model of each workload, and
+	// containers the inventory that decides a container's workload.
+	workloads  map[string]*trainingSet
+	containers map[string]containerInfo
+	// batches are the Arrow record batches that hold the vectors of the
+	// pending windows, released once the windows are done.
+	batches []arrow.RecordBatch
+	// commits tracks the offsets CommitOffset holds back.
+	commits commitTracker
 }
 
 // pendingWindow is a closed window on its way to storage and Kafka. Each
 // step is marked done, so that a batch retried after a storage error does
 // not repeat a step whose effects are already in place.
 type pendingWindow struct {
-	window features.Window
+	// window's Values and Extra are slices of a batch in Scorer.batches.
+	window  features.Window
+	batched bool
 
 	featuresStored bool
 	decided        bool
@@ -151,6 +179,13 @@ type pendingWindow struct {
 	drivers   []Driver
 	// modelVersion identifies the forest that scored the window.
 	modelVersion string
+	// workload is the window's workload key, and fallback is set when the
+	// fleet model scored it because the workload has no model of its own.
+	workload string
+	fallback bool
+	// fallbackNote is the plain-words reason why the fleet model scored the
+	// window, for the alert.
+	fallbackNote string
 }
 
 // NewScorer returns a Scorer with cfg's defaults filled in. A nil store
@@ -177,17 +212,20 @@ func NewScorer(cfg ScorerConfig, store *storage.Store, out Emitter, logger *slog
 	if cfg.Contamination <= 0 {
 		cfg.Contamination = DefaultContamination
 	}
+	cfg.Baselines = cfg.Baselines.withDefaults()
 	if logger == nil {
 		logger = slog.Default()
 	}
 	return &Scorer{
-		cfg:      cfg,
-		store:    store,
-		out:      out,
-		logger:   logger.With("component", "scorer"),
-		windower: features.NewWindower(features.WindowConfig{Size: cfg.Window, AllowedLateness: cfg.AllowedLateness, Templates: cfg.Templates}),
-		now:      time.Now,
-		train:    newTrainingSet(),
+		cfg:        cfg,
+		store:      store,
+		out:        out,
+		logger:     logger.With("component", "scorer"),
+		windower:   features.NewWindower(features.WindowConfig{Size: cfg.Window, AllowedLateness: cfg.AllowedLateness, Templates: cfg.Templates}),
+		now:        time.Now,
+		train:      newTrainingSet("", historyLimit{MaxWindows: cfg.Baselines.FleetHistoryWindows, MaxAge: cfg.Baselines.History}),
+		workloads:  make(map[string]*trainingSet),
+		containers: make(map[string]containerInfo),
 	}
 }
 
@@ -196,13 +234,25 @@ func NewScorer(cfg ScorerConfig, store *storage.Store, out Emitter, logger *slog
 func (s *Scorer) Run(ctx context.Context) error {
 	s.logger.Info("Scorer started", "group", s.cfg.Group, "window", s.cfg.Window,
 		"allowed_lateness", s.cfg.AllowedLateness, "min_training_windows", s.cfg.MinTrainingWindows)
+	if err := s.resume(ctx); err != nil {
+		return fmt.Errorf("score role: %w", err)
+	}
+	if err := s.loadInventory(ctx); err != nil {
+		return fmt.Errorf("score role: %w", err)
+	}
+	if err := s.loadHistory(ctx); err != nil {
+		return fmt.Errorf("score role: %w", err)
+	}
 	err := kafka.Consume(ctx, kafka.ConsumerConfig{
 		Brokers:     s.cfg.Brokers,
 		TopicPrefix: s.cfg.TopicPrefix,
 		Group:       s.cfg.Group,
-		Topics:      []string{record.TopicLogs, record.TopicMetrics, record.TopicInventory},
+		Topics:      ScoreTopics,
 		Role:        s.cfg.Metrics,
 		Logger:      s.logger,
+		// Records of open windows stay uncommitted, so a restart reads
+		// them again.
+		CommitOffset: s.CommitOffset,
 	}, s.HandleBatch)
 	st := s.Stats()
 	s.logger.Info("Scorer stopped", "records", st.RecordsConsumed, "windows_closed", st.WindowsClosed,
@@ -223,7 +273,7 @@ func (s *Scorer) HandleBatch(ctx context.Context, batch []kafka.Message) error {
 	defer s.mu.Unlock()
 
 	invalid := 0
-	lateBefore := s.windower.Stats().Late
+	before := s.windower.Stats()
 	for _, m := range batch {
 		env, err := record.Decode(m.Value)
 		if err != nil {
@@ -231,16 +281,17 @@ func (s *Scorer) HandleBatch(ctx context.Context, batch []kafka.Message) error {
 			continue
 		}
 		switch env.Kind {
-		case record.KindLog, record.KindMetric, record.KindContainer:
+		case record.KindLog, record.KindMetric, record.KindContainer, record.KindScan, record.KindHost:
 		default:
 			continue
 		}
-		closed, err := s.windower.AddEnvelope(env)
+		closed, err := s.windower.AddEnvelopeAt(env, features.Position{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
 		if err != nil {
 			invalid++
 			continue
 		}
 		s.stats.RecordsConsumed++
+		s.noteContainer(env)
 		s.enqueue(closed)
 	}
 	if invalid > 0 {
@@ -248,8 +299,12 @@ func (s *Scorer) HandleBatch(ctx context.Context, batch []kafka.Message) error {
 		s.cfg.Metrics.Dropped("invalid", invalid)
 		s.logger.Warn("Skipped invalid records", "count", invalid, "batch", len(batch))
 	}
-	if late := s.windower.Stats().Late - lateBefore; late > 0 {
+	after := s.windower.Stats()
+	if late := after.Late - before.Late; late > 0 {
 		s.cfg.Metrics.Dropped("late", int(late))
+	}
+	if replayed := after.Replayed - before.Replayed; replayed > 0 {
+		s.cfg.Metrics.Dropped("replayed", int(replayed))
 	}
 	return s.process(ctx)
 }
@@ -271,7 +326,13 @@ func (s *Scorer) Stats() ScorerStats {
 
 	st := s.stats
 	st.LateRecords = s.windower.Stats().Late
+	st.ReplayedRecords = s.windower.Stats().Replayed
 	st.TrainingWindows = int64(s.train.len())
+	for _, t := range s.workloads {
+		if t.forest != nil {
+			st.WorkloadModels++
+		}
+	}
 	return st
 }
 
@@ -289,7 +350,11 @@ func (s *Scorer) process(ctx context.Context) error {
 	if len(s.pending) == 0 {
 		return nil
 	}
+	s.batchPending()
 	if err := s.storeFeatures(ctx); err != nil {
+		return err
+	}
+	if err := s.saveTemplates(ctx); err != nil {
 		return err
 	}
 	for _, p := range s.pending {
@@ -304,11 +369,14 @@ func (s *Scorer) process(ctx context.Context) error {
 		return err
 	}
 	s.pending = s.pending[:0]
+	s.releaseBatches()
 	return nil
 }
 
-// decide scores a window once enough earlier windows train the forest, and
-// adds it to the training set unless it is anomalous.
+// decide scores a window once enough earlier windows train the fleet
+// forest, with its workload's model when the workload has one and with the
+// fleet's otherwise. It adds the window to the training sets unless it is
+// anomalous.
 func (s *Scorer) decide(p *pendingWindow) {
 	p.decided = true
 	if p.window.Partial {
@@ -318,38 +386,35 @@ func (s *Scorer) decide(p *pendingWindow) {
 		return
 	}
 	scaled := s.train.vector(p.window)
+	p.workload = s.workloadOf(p.window)
+	workload := s.workloadSet(p.workload)
 	if s.train.len() < s.cfg.MinTrainingWindows {
-		s.train.add(p.window, scaled)
+		s.addTraining(p.window, scaled, workload)
 		return
 	}
-	if s.train.needsFit(refitGrowth) {
-		if err := s.train.fit(ForestConfig{Trees: s.cfg.Trees, Subsample: s.cfg.Subsample, Seed: s.cfg.Seed, Contamination: s.cfg.Contamination, ExtendRange: true}); err != nil {
-			// Fit fails on malformed rows or an invalid Contamination. The
-			// window then stays unscored.
-			s.logger.Error("Fitting the isolation forest failed", "err", err, "training_windows", s.train.len())
-			s.train.add(p.window, scaled)
-			return
-		}
-		s.stats.Refits++
-		s.modelVersion = forestVersion(s.cfg.Seed, s.cfg.Trees, s.cfg.Subsample, s.train.fittedOn)
-		s.logger.Info("Fitted the isolation forest", "training_windows", s.train.len(), "threshold", s.train.forest.Threshold(),
-			"model_version", s.modelVersion)
+	model := s.chooseModel(p, workload)
+	if model == nil {
+		s.addTraining(p.window, scaled, workload)
+		return
 	}
 
 	p.scored = true
-	p.modelVersion = s.modelVersion
-	p.score = s.train.forest.Score(scaled)
-	p.threshold = s.train.forest.Threshold()
+	if p.fallback {
+		s.stats.FallbackWindows++
+	}
+	p.modelVersion = model.info.Version
+	p.score = model.forest.Score(scaled)
+	p.threshold = model.forest.Threshold()
 	// Scores of 0.5 and below mean that no window is isolated early, for
 	// example when every training row is the same.
 	if p.score >= p.threshold && p.score > 0.5 {
-		p.drivers = s.train.baseline(p.window.ContainerID).Explain(p.window.Values)
+		p.drivers = s.baselineFor(p.window, workload).Explain(p.window.Values)
 		p.anomalous = slices.ContainsFunc(p.drivers, Driver.Significant)
 	}
 	s.stats.WindowsScored++
 	if !p.anomalous {
 		p.drivers = nil
-		s.train.add(p.window, scaled)
+		s.addTraining(p.window, scaled, workload)
 		return
 	}
 	s.stats.AnomalousWindows++
@@ -407,6 +472,7 @@ var featureColumns = append([]string{
 var scoreColumns = []string{
 	"container_id", "host_id", "image_id", "window_start", "model",
 	"score", "threshold", "anomalous", "explanation", "scored_at",
+	"model_version", "workload", "baseline",
 }
 
 func (s *Scorer) storeScores(ctx context.Context) error {
@@ -425,6 +491,7 @@ func (s *Scorer) storeScores(ctx context.Context) error {
 		rows = append(rows, []any{
 			w.ContainerID, w.HostID, w.ImageID, w.Start, ModelName,
 			p.score, p.threshold, anomalous, strings.Join(driverTexts(p.drivers), "; "), scoredAt,
+			p.modelVersion, p.workload, p.baselineKind(),
 		})
 		stored = append(stored, p)
 	}
@@ -480,14 +547,4 @@ func driverTexts(drivers []Driver) []string {
 		texts[i] = d.Text
 	}
 	return texts
-}
-
-// forestVersion returns a short id of a fitted forest, "iforest-" and 12
-// hex digits of a SHA-256 digest of the forest's seed, tree count,
-// subsample size and number of training windows. The training rows
-// themselves are not hashed, so two scorers that fit on different windows
-// of the same count share an id.
-func forestVersion(seed int64, trees, subsample, trainingWindows int) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("seed=%d trees=%d subsample=%d windows=%d", seed, trees, subsample, trainingWindows)))
-	return "iforest-" + hex.EncodeToString(sum[:6])
 }

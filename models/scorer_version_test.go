@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/harrierhq/harrier/storage/storagetest"
 )
@@ -33,18 +34,27 @@ func TestScorerAlertsCarryModelVersion(t *testing.T) {
 }
 
 func TestForestVersionStable(t *testing.T) {
-	a := forestVersion(1, 100, 256, 30)
-	if a != forestVersion(1, 100, 256, 30) {
-		t.Error("different versions for the same forest config")
+	from := time.Date(2024, 10, 10, 12, 0, 0, 0, time.UTC)
+	base := ModelInfo{Workload: FleetWorkload, Seed: 1, Trees: 100, Subsample: 256, Contamination: 0.01,
+		TrainingWindows: 30, TrainingFrom: from, TrainingTo: from.Add(time.Hour)}
+	a := forestVersion(base)
+	if a != forestVersion(base) {
+		t.Error("different versions for the same model")
 	}
-	for _, other := range []string{
-		forestVersion(2, 100, 256, 30),
-		forestVersion(1, 50, 256, 30),
-		forestVersion(1, 100, 128, 30),
-		forestVersion(1, 100, 256, 38),
-	} {
-		if other == a {
-			t.Errorf("version %q shared by a different forest config", a)
+	changes := map[string]func(*ModelInfo){
+		"workload":    func(m *ModelInfo) { m.Workload = "image=sshd" },
+		"seed":        func(m *ModelInfo) { m.Seed = 2 },
+		"trees":       func(m *ModelInfo) { m.Trees = 50 },
+		"subsample":   func(m *ModelInfo) { m.Subsample = 128 },
+		"windows":     func(m *ModelInfo) { m.TrainingWindows = 38 },
+		"range start": func(m *ModelInfo) { m.TrainingFrom = from.Add(time.Minute) },
+		"range end":   func(m *ModelInfo) { m.TrainingTo = from.Add(2 * time.Hour) },
+	}
+	for name, change := range changes {
+		other := base
+		change(&other)
+		if v := forestVersion(other); v == a {
+			t.Errorf("version %q shared by a model with a different %s", a, name)
 		}
 	}
 }

@@ -158,7 +158,7 @@ func New(cfg Config, store *storage.Store, dlq DeadLetterWriter, logger *slog.Lo
 // done. Offsets are committed only after HandleBatch stored a batch.
 func (n *Normalizer) Run(ctx context.Context) error {
 	n.logger.Info("Normalizer started", "group", n.cfg.Group, "topics", Topics)
-	err := kafka.Consume(ctx, kafka.ConsumerConfig{
+	err := kafka.ConsumeStaged(ctx, kafka.ConsumerConfig{
 		Brokers:       n.cfg.Brokers,
 		TopicPrefix:   n.cfg.TopicPrefix,
 		Group:         n.cfg.Group,
@@ -171,7 +171,7 @@ func (n *Normalizer) Run(ctx context.Context) error {
 		Security:      n.cfg.Security,
 		Role:          n.cfg.Metrics,
 		Logger:        n.logger,
-	}, n.HandleBatch)
+	}, n.Prepare)
 	s := n.Stats()
 	n.logger.Info("Normalizer stopped", "consumed", s.Consumed, "dead_lettered", s.DeadLettered)
 	return err
@@ -208,6 +208,18 @@ type deadLetter struct {
 // consumer commits the batch's offsets only then. On error the whole batch
 // can be handled again: storage drops the repeated rows by record_id.
 func (n *Normalizer) HandleBatch(ctx context.Context, batch []kafka.Message) error {
+	store, err := n.Prepare(ctx, batch)
+	if err != nil {
+		return err
+	}
+	return store(ctx)
+}
+
+// Prepare validates the batch and builds its rows, and returns the step
+// that stores them, which HandleBatch describes. Run prepares the next
+// batch while the previous one is stored. Prepare fails only when the
+// container lookup in ClickHouse fails.
+func (n *Normalizer) Prepare(ctx context.Context, batch []kafka.Message) (kafka.Stage, error) {
 	var good []parsed
 	var dead []deadLetter
 	for _, msg := range batch {
@@ -221,7 +233,7 @@ func (n *Normalizer) HandleBatch(ctx context.Context, batch []kafka.Message) err
 
 	rows, err := n.buildRows(ctx, good)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := time.Now().UTC()
 	for _, d := range dead {
@@ -229,6 +241,12 @@ func (n *Normalizer) HandleBatch(ctx context.Context, batch []kafka.Message) err
 			d.msg.Topic, int32(d.msg.Partition), d.msg.Offset, d.reason, capBytes(d.msg.Value, n.cfg.MaxRawBytes), now, d.id,
 		})
 	}
+	return func(ctx context.Context) error { return n.storeBatch(ctx, batch, rows, dead) }, nil
+}
+
+// storeBatch inserts the rows of a prepared batch, saves new templates and
+// sends the dead letters, and counts the batch once all of that succeeded.
+func (n *Normalizer) storeBatch(ctx context.Context, batch []kafka.Message, rows map[string][][]any, dead []deadLetter) error {
 
 	// The templates are stored while the rows are inserted, because each
 	// store is a ClickHouse round trip. Both finish before HandleBatch
@@ -345,6 +363,8 @@ func (n *Normalizer) buildRows(ctx context.Context, good []parsed) (map[string][
 			rows[TableContainers] = append(rows[TableContainers], containerRow(env, p.container))
 		case p.lifecycle != nil:
 			rows[TableContainerEvents] = append(rows[TableContainerEvents], lifecycleRow(env, p.lifecycle, containers[p.lifecycle.ContainerID]))
+		case p.posture != nil:
+			rows[TablePostureFacts] = append(rows[TablePostureFacts], postureRows(env, p.posture)...)
 		}
 	}
 	return rows, nil

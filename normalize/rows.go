@@ -22,9 +22,10 @@ const (
 	TableContainerEvents = "container_events"
 	TableMetrics         = "metrics"
 	TableDeadLetters     = "dead_letters"
+	TablePostureFacts    = "posture_facts"
 )
 
-var tableOrder = []string{TableContainers, TableHosts, TableImages, TableVulnerabilities, TableFindings, TableEvents, TableContainerEvents, TableMetrics, TableDeadLetters}
+var tableOrder = []string{TableContainers, TableHosts, TablePostureFacts, TableImages, TableVulnerabilities, TableFindings, TableEvents, TableContainerEvents, TableMetrics, TableDeadLetters}
 
 var tableColumns = map[string][]string{
 	TableEvents: {"time", "time_ns", "record_id", "host_id", "container_id", "container_name", "image_id",
@@ -52,6 +53,8 @@ var tableColumns = map[string][]string{
 	TableFindings: {"image_id", "image_ref", "kind", "finding_id", "severity", "title", "target", "status",
 		"location", "scanner", "scanned_at", "record_id"},
 	TableDeadLetters: {"topic", "partition", "offset", "reason", "raw", "received_at", "record_id"},
+	TablePostureFacts: {"collected_at", "collected_ns", "record_id", "host_id", "entity_kind", "entity_id", "entity_name",
+		"fact", "fact_values", "source"},
 }
 
 // nsTime converts nanoseconds since the Unix epoch to a UTC time, which
@@ -214,6 +217,22 @@ func findingRows(env record.Envelope, s *record.Scan) [][]any {
 		rows = append(rows, []any{
 			s.ImageID, s.ImageRef, f.Kind, f.ID, f.Severity, f.Title, f.Target, f.Status,
 			f.Location, s.Scanner, nsTime(s.ScannedNs), env.ID,
+		})
+	}
+	return rows
+}
+
+// postureRows builds one posture_facts row per fact of a posture record.
+func postureRows(env record.Envelope, p *record.Posture) [][]any {
+	rows := make([][]any, 0, len(p.Facts))
+	for _, f := range p.Facts {
+		values := f.Values
+		if values == nil {
+			values = []string{}
+		}
+		rows = append(rows, []any{
+			nsTime(p.TimeNs), p.TimeNs, env.ID, env.HostID, p.Entity, p.EntityID, p.EntityName,
+			f.Key, values, f.Source,
 		})
 	}
 	return rows

@@ -33,6 +33,7 @@ type parsed struct {
 	host      *record.Host
 	container *record.Container
 	lifecycle *record.Lifecycle
+	posture   *record.Posture
 }
 
 // decodeRecord decodes the envelope in value, checks that its kind belongs
@@ -148,6 +149,12 @@ func decodeEnvelope(p parsed, topic string, maxMessageBytes int) (parsed, error)
 			return p, err
 		}
 		return p, validateLifecycle(p.lifecycle)
+	case record.KindPosture:
+		p.posture = &record.Posture{}
+		if err := decodePayload(env, p.posture); err != nil {
+			return p, err
+		}
+		return p, validatePosture(p.posture)
 	}
 	return p, fmt.Errorf("invalid envelope field kind=%q", env.Kind)
 }
@@ -381,4 +388,25 @@ func checkOneOf(kind, field, value string, allowed []string) error {
 		}
 	}
 	return fmt.Errorf("invalid %s field %s=%q: expected one of %s", kind, field, value, strings.Join(allowed, ", "))
+}
+
+// postureEntities are the accepted values of record.Posture.Entity.
+var postureEntities = []string{record.PostureHost, record.PostureContainer}
+
+func validatePosture(p *record.Posture) error {
+	if err := checkTime("posture", "time_ns", p.TimeNs); err != nil {
+		return err
+	}
+	if err := checkOneOf("posture", "entity", p.Entity, postureEntities); err != nil {
+		return err
+	}
+	if p.EntityID == "" {
+		return fmt.Errorf("missing posture field entity_id")
+	}
+	for i, f := range p.Facts {
+		if f.Key == "" {
+			return fmt.Errorf("missing posture field facts[%d].key", i)
+		}
+	}
+	return nil
 }

@@ -158,6 +158,9 @@ func runDemo(ctx context.Context, env *cmdEnv) error {
 	if err := printSummary(ctx, out, store, p, agents, time.Since(started)); err != nil {
 		return err
 	}
+	// A ClickHouse server given with --clickhouse outlives the demo. The
+	// demo's own server stops on return unless --keep holds it.
+	printQueryHint(out, store, env.opts.keep || env.loader.IsSet("clickhouse.addr"))
 	if env.opts.keep {
 		fmt.Fprintf(out, "\nClickHouse stays up on %s until Ctrl-C: harrier sql --clickhouse %s --clickhouse.database %s \"SELECT ...\"\n",
 			cfg.ClickHouse.Addr, cfg.ClickHouse.Addr, cfg.ClickHouse.Database)

@@ -90,6 +90,13 @@ func TestDemoEndToEnd(t *testing.T) {
 	if !strings.Contains(out, "why:") || !strings.Contains(out, "rows: harrier sql") {
 		t.Errorf("alerts lack their explanation or their query:\n%s", out)
 	}
+	// The demo's own ClickHouse stops on return, so no query is offered.
+	if strings.Contains(out, "See every alert again") {
+		t.Errorf("summary offers a query on the ClickHouse that the demo stopped:\n%s", out)
+	}
+	if !strings.Contains(out, "run the demo with --keep") {
+		t.Errorf("summary does not point to --keep:\n%s", out)
+	}
 }
 
 // The demo pointed at servers it did not start: a ClickHouse server and a
@@ -108,6 +115,9 @@ func TestDemoAgainstGivenServers(t *testing.T) {
 		"--kafka", brokers, "--clickhouse", server.Addr, "--clickhouse.database", database)
 	if !strings.Contains(out, "Kafka:      "+brokers) {
 		t.Errorf("demo did not use the given broker:\n%s", out)
+	}
+	if want := "See every alert again with: harrier sql --clickhouse " + server.Addr; !strings.Contains(out, want) {
+		t.Errorf("summary lacks the query on the given ClickHouse, %q:\n%s", want, out)
 	}
 
 	store := openTestStore(t, server.Addr, database)

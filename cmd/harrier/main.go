@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/harrierhq/harrier/collectors/agentrun"
 	"github.com/harrierhq/harrier/internal/config"
@@ -106,16 +108,15 @@ func mainWithArgs(args []string, stdout, stderr io.Writer) int {
 	}
 
 	fs := flag.NewFlagSet("harrier "+cmd.name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	loader := config.NewLoader(fs, append([]string{"log"}, cmd.groups...)...)
 	opts := &cmdOptions{}
 	if cmd.setup != nil {
 		cmd.setup(fs, loader, opts)
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: harrier %s [flags]\n\n%s\n\nFlags:\n", cmd.name, cmd.summary)
-		fs.PrintDefaults()
-	}
+	// The flag package prints each error and the whole usage on its own.
+	// Silence it while parsing, and print one line per error below.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	var positional []string
 	var err error
 	if cmd.subcommands {
@@ -126,8 +127,12 @@ func mainWithArgs(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintf(stderr, "Usage: harrier %s [flags]\n\n%s\n\nFlags:\n", cmd.name, cmd.summary)
+			fs.PrintDefaults()
 			return 0
 		}
+		fmt.Fprintf(stderr, "harrier %s: %s\nRun 'harrier %s --help' for the flags.\n", cmd.name, flagErrorText(err, fs, loader), cmd.name)
 		return 2
 	}
 	cfg, err := loader.Load()
@@ -174,6 +179,58 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// flagErrorText returns err, an error of flag.FlagSet.Parse, as one line
+// that names the flag as --name. A config key's error comes from the
+// loader, because the flag package flattens it into text that repeats the
+// value.
+func flagErrorText(err error, fs *flag.FlagSet, loader *config.Loader) string {
+	if keyErr := loader.FlagError(); keyErr != nil {
+		return keyErr.Error()
+	}
+	text := err.Error()
+	if name, ok := strings.CutPrefix(text, "flag provided but not defined: -"); ok {
+		return fmt.Sprintf("unknown flag --%s", name)
+	}
+	if name, ok := strings.CutPrefix(text, "flag needs an argument: -"); ok {
+		return fmt.Sprintf("missing value for flag --%s", name)
+	}
+	if m := flagValueError.FindStringSubmatch(text); m != nil {
+		reason := m[3]
+		if reason == "parse error" {
+			reason = expectedFlagValue(fs.Lookup(m[2]), reason)
+		}
+		return fmt.Sprintf("invalid value %s for --%s: %s", m[1], m[2], reason)
+	}
+	return text
+}
+
+// expectedFlagValue returns what a flag of the standard library's types
+// accepts, in place of its bare "parse error".
+func expectedFlagValue(f *flag.Flag, fallback string) string {
+	if f == nil {
+		return fallback
+	}
+	getter, ok := f.Value.(flag.Getter)
+	if !ok {
+		return fallback
+	}
+	switch getter.Get().(type) {
+	case time.Duration:
+		return "expected a duration such as 30s, 5m or 1h"
+	case bool:
+		return "expected true or false"
+	case int, int64, uint, uint64:
+		return "expected an integer"
+	case float64:
+		return "expected a number"
+	}
+	return fallback
+}
+
+// flagValueError matches the flag package's error for a value that its
+// Set method rejects, such as a bad --timeout.
+var flagValueError = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-([^:]+): (.*)$`)
 
 // firstClause shortens a command summary for the command list: the text up
 // to its first ". " or ": ", which 'harrier <command> --help' prints whole.

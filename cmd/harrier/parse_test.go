@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // scanReports are the public sample reports: Trivy, Grype and Clair.
@@ -195,5 +198,130 @@ func TestParseDemoBundleTables(t *testing.T) {
 		if tables[table] == 0 {
 			t.Errorf("no rows of table %s: %v", table, tables)
 		}
+	}
+}
+
+func TestParseReturnsOnCancel(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "app-json.log")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("cannot create a FIFO here: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr bytes.Buffer
+	env := &cmdEnv{args: []string{fifo}, stdout: &stdout, stderr: &stderr}
+	done := make(chan error, 1)
+	go func() { done <- runParse(ctx, env, "docker") }()
+
+	// A non-blocking open for writing succeeds once the parser has opened
+	// the FIFO for reading. The writer then writes nothing, so the parser
+	// stays blocked in read until the writer is closed at the end.
+	var writer *os.File
+	for attempt := 0; writer == nil; attempt++ {
+		w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		switch {
+		case err == nil:
+			writer = w
+		case attempt == 1000:
+			t.Fatalf("the parser never opened the FIFO: %v", err)
+		default:
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	t.Cleanup(func() { writer.Close() })
+	cancel()
+
+	err := <-done
+	if err == nil {
+		t.Fatal("runParse returned no error after the cancellation")
+	}
+	if !strings.Contains(err.Error(), "stopped before reading every path") {
+		t.Errorf("error = %v, want one saying the parse stopped", err)
+	}
+}
+
+func TestOutputGateDropsWritesAfterClose(t *testing.T) {
+	var out bytes.Buffer
+	gate := &outputGate{}
+	w := gate.writer(&out)
+	if _, err := w.Write([]byte("before\n")); err != nil {
+		t.Fatal(err)
+	}
+	gate.close()
+	if _, err := w.Write([]byte("after\n")); err == nil {
+		t.Error("write after close returned no error")
+	}
+	if out.String() != "before\n" {
+		t.Errorf("output = %q, want only the write before close", out.String())
+	}
+}
+
+func TestParseRejectsUnstorableTimes(t *testing.T) {
+	dir := t.TempDir()
+	dockerLog := filepath.Join(dir, "abc-json.log")
+	dockerLines := `{"log":"kept\n","stream":"stdout","time":"2024-01-01T00:00:00Z"}` + "\n" +
+		`{"log":"far future\n","stream":"stdout","time":"2999-01-01T00:00:00Z"}` + "\n" +
+		`{"log":"epoch\n","stream":"stdout","time":"1970-01-01T00:00:00Z"}` + "\n" +
+		`{"log":"no time\n","stream":"stdout"}` + "\n"
+	if err := os.WriteFile(dockerLog, []byte(dockerLines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	criLog := filepath.Join(dir, "0.log")
+	criLines := "2024-01-01T00:00:00Z stdout F kept\n" +
+		"2999-01-01T00:00:00Z stdout F far future\n" +
+		"1970-01-01T00:00:00Z stdout F epoch\n"
+	if err := os.WriteFile(criLog, []byte(criLines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var stdout, stderr bytes.Buffer
+	code := mainWithArgs([]string{"parse", "--format", "docker", dockerLog}, &stdout, &stderr)
+	code2 := mainWithArgs([]string{"parse", "--format", "cri", criLog}, &stdout, &stderr)
+	if code != 1 || code2 != 1 {
+		t.Errorf("exit statuses %d and %d, want 1 for both", code, code2)
+	}
+	rows := jsonLines(t, stdout.Bytes())
+	if len(rows) != 2 {
+		t.Errorf("%d rows, want the 2 lines with valid times: %s", len(rows), stdout.String())
+	}
+
+	var reasons []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if strings.HasPrefix(line, "{") {
+			for _, r := range jsonLines(t, []byte(line)) {
+				reasons = append(reasons, r["reason"].(string))
+			}
+		}
+	}
+	want := []string{
+		`invalid json-file field time="2999-01-01T00:00:00Z": must not be after`,
+		`invalid json-file field time="1970-01-01T00:00:00Z": must be after`,
+		"missing json-file field time",
+		`invalid CRI log field time="2999-01-01T00:00:00Z": must not be after`,
+		`invalid CRI log field time="1970-01-01T00:00:00Z": must be after`,
+	}
+	if len(reasons) != len(want) {
+		t.Fatalf("%d rejections, want %d: %s", len(reasons), len(want), stderr.String())
+	}
+	for i, w := range want {
+		if !strings.Contains(reasons[i], w) {
+			t.Errorf("rejection %d = %q, want it to contain %q", i, reasons[i], w)
+		}
+	}
+	if !strings.Contains(stderr.String(), "rejected 3 inputs;") {
+		t.Errorf("stderr lacks the count of rejected inputs: %s", stderr.String())
+	}
+}
+
+func TestParseCountsOneRejectionInSingular(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "abc-json.log")
+	if err := os.WriteFile(log, []byte(`{"log":"no time\n","stream":"stdout"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := mainWithArgs([]string{"parse", log}, &stdout, &stderr); code != 1 {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	if !strings.Contains(stderr.String(), "rejected 1 input;") {
+		t.Errorf("stderr lacks %q: %s", "rejected 1 input;", stderr.String())
 	}
 }

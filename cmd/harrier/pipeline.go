@@ -47,7 +47,11 @@ func newPipeline(ctx context.Context, cfg *config.Config, store *storage.Store, 
 		return nil, err
 	}
 	p.normalizer = newNormalizer(cfg, store, p.producer, normalizerMiner, env)
-	p.scorer = newScorer(cfg, store, p.producer, scorerMiner, env)
+	p.scorer, err = newScorer(cfg, store, p.producer, scorerMiner, env)
+	if err != nil {
+		p.producer.Close()
+		return nil, err
+	}
 	a, err := newAlerter(cfg, store, env)
 	if err != nil {
 		p.producer.Close()

@@ -11,8 +11,6 @@ import (
 	"github.com/harrierhq/harrier/collectors"
 	"github.com/harrierhq/harrier/internal/config"
 	"github.com/harrierhq/harrier/internal/kafka"
-	"github.com/harrierhq/harrier/internal/record"
-	"github.com/harrierhq/harrier/models"
 	"github.com/harrierhq/harrier/normalize"
 )
 
@@ -100,8 +98,8 @@ func (g *progress) caughtUp() bool {
 	if err != nil || lag > 0 {
 		return false
 	}
-	lag, err = kafka.GroupLag(ctx, k.Brokers, k.TopicPrefix, models.DefaultScoreGroup, record.TopicLogs, record.TopicMetrics, record.TopicInventory)
-	return err == nil && lag == 0
+	scored, err := g.p.scorer.CaughtUp(ctx)
+	return err == nil && scored
 }
 
 func (g *progress) print() {

@@ -172,12 +172,24 @@ func scoreCommand() *command {
 			}
 			// The miner's final save must finish before the store closes.
 			defer stopMiner()
-			return newScorer(env.cfg, store, p, miner, env).Run(ctx)
+			s, err := newScorer(env.cfg, store, p, miner, env)
+			if err != nil {
+				return err
+			}
+			return s.Run(ctx)
 		},
 	}
 }
 
-func newScorer(cfg *config.Config, store *storage.Store, p *kafka.Producer, miner *drain.Miner, env *cmdEnv) *models.Scorer {
+func newScorer(cfg *config.Config, store *storage.Store, p *kafka.Producer, miner *drain.Miner, env *cmdEnv) (*models.Scorer, error) {
+	var registry *models.Registry
+	if cfg.Models.Dir != "" {
+		r, err := models.OpenRegistry(cfg.Models.Dir, cfg.Models.KeepVersions)
+		if err != nil {
+			return nil, fmt.Errorf("models.dir: %w", err)
+		}
+		registry = r
+	}
 	return models.NewScorer(models.ScorerConfig{
 		Templates:          miner,
 		Brokers:            cfg.Kafka.Brokers,
@@ -190,7 +202,16 @@ func newScorer(cfg *config.Config, store *storage.Store, p *kafka.Producer, mine
 		Contamination:      cfg.Models.Contamination,
 		Seed:               cfg.Models.Seed,
 		Metrics:            metrics.Default().ForRole("score"),
-	}, store, p, env.logger)
+		Baselines: models.BaselineConfig{
+			WorkloadLabels:         cfg.Models.WorkloadLabels,
+			MinWorkloadWindows:     cfg.Models.MinWorkloadWindows,
+			History:                cfg.Models.History,
+			FleetHistoryWindows:    cfg.Models.FleetHistoryWindows,
+			WorkloadHistoryWindows: cfg.Models.WorkloadHistoryWindows,
+			RetrainInterval:        cfg.Models.RetrainInterval,
+			Registry:               registry,
+		},
+	}, store, p, env.logger), nil
 }
 
 func alertCommand() *command {
@@ -227,16 +248,18 @@ func newAlerter(cfg *config.Config, store *storage.Store, env *cmdEnv) (*alertin
 		}
 	}
 	return alerting.New(alerting.Config{
-		Metrics:            metrics.Default().ForRole("alert"),
-		Brokers:            cfg.Kafka.Brokers,
-		TopicPrefix:        cfg.Kafka.TopicPrefix,
-		RulesFile:          cfg.Alerting.RulesFile,
-		EvalInterval:       cfg.Alerting.EvalInterval,
-		Dedup:              cfg.Alerting.Dedup,
-		Routing:            routing,
-		LinkTemplate:       cfg.Alerting.LinkTemplate,
-		ModelWindow:        cfg.Features.Window,
-		ModelNormalWindows: cfg.Alerting.ResolveWindows,
+		Metrics:              metrics.Default().ForRole("alert"),
+		Brokers:              cfg.Kafka.Brokers,
+		TopicPrefix:          cfg.Kafka.TopicPrefix,
+		RulesFile:            cfg.Alerting.RulesFile,
+		PostureFile:          cfg.Alerting.PostureFile,
+		PostureOverridesFile: cfg.Alerting.PostureOverridesFile,
+		EvalInterval:         cfg.Alerting.EvalInterval,
+		Dedup:                cfg.Alerting.Dedup,
+		Routing:              routing,
+		LinkTemplate:         cfg.Alerting.LinkTemplate,
+		ModelWindow:          cfg.Features.Window,
+		ModelNormalWindows:   cfg.Alerting.ResolveWindows,
 	}, store, env.stdout, env.logger)
 }
 

@@ -19,6 +19,19 @@ import (
 // when a query runs longer than max_execution_time.
 const timeoutExceededCode = 159
 
+// readonlyCode is ClickHouse's READONLY error code, raised when a query
+// that writes data or changes the schema runs with the readonly setting.
+const readonlyCode = 164
+
+// readOnlySettings make the server reject every query that writes data or
+// changes the schema. readonly=2, unlike 1, still lets the client change
+// other settings, such as the max_execution_time that --timeout sends.
+var readOnlySettings = clickhouse.Settings{"readonly": 2}
+
+// errClientTimeLimit is the cause of the context that the client cancels
+// when the server has not ended the query sqlClientGrace after --timeout.
+var errClientTimeLimit = errors.New("client time limit reached")
+
 // sqlClientGrace is how much longer the client waits than the server's
 // time limit, so that the server's own error, which names the limit,
 // arrives first.
@@ -28,15 +41,17 @@ func sqlCommand() *command {
 	format := storage.FormatNameTable
 	timeout := 30 * time.Second
 	maxRows := 10000
+	write := false
 	return &command{
 		name:    "sql",
-		summary: "Run one SQL query on Harrier's database and print the result as a table, CSV or JSON: harrier sql [--format table|csv|json] [--timeout 30s] \"SELECT ...\"",
+		summary: "Run one SQL query on Harrier's database and print the result as a table, CSV or JSON. The query runs read-only unless --write is given: harrier sql [--format table|csv|json] [--timeout 30s] [--write] \"SELECT ...\"",
 		groups:  []string{"clickhouse"},
 		setup: func(fs *flag.FlagSet, l *config.Loader, o *cmdOptions) {
 			l.Alias(fs, "clickhouse", "clickhouse.addr")
 			fs.StringVar(&format, "format", format, "output format: table (aligned text), csv (a header line, then RFC 4180 records) or json (an array of objects)")
 			fs.DurationVar(&timeout, "timeout", timeout, "time limit of the query, sent as the server's max_execution_time in whole seconds (at least 1s)")
 			fs.IntVar(&maxRows, "max-rows", maxRows, "print at most this many rows and say so when more were left; 0 prints all")
+			fs.BoolVar(&write, "write", write, "allow statements that change data or the schema (CREATE, DROP, ALTER, OPTIMIZE ...); without it the query runs with the server setting readonly=2")
 		},
 		run: func(ctx context.Context, env *cmdEnv) error {
 			if len(env.args) != 1 {
@@ -53,8 +68,17 @@ func sqlCommand() *command {
 
 			cfg := *env.cfg
 			cfg.ClickHouse.MaxExecutionTime = timeout
-			ctx, cancel := context.WithTimeout(ctx, timeout+sqlClientGrace)
-			defer cancel()
+			// clickhouse-go v2.51 replaces max_execution_time with the
+			// context's deadline plus 5 s when the context has one, which
+			// would hide --timeout from the server. So the client's own
+			// limit cancels the context from a timer instead.
+			ctx, cancel := context.WithCancelCause(ctx)
+			defer cancel(nil)
+			clientTimer := time.AfterFunc(timeout+sqlClientGrace, func() { cancel(errClientTimeLimit) })
+			defer clientTimer.Stop()
+			if !write {
+				ctx = clickhouse.Context(ctx, clickhouse.WithSettings(readOnlySettings))
+			}
 			store, err := openStore(ctx, &cfg, false)
 			if err != nil {
 				return err
@@ -66,7 +90,7 @@ func sqlCommand() *command {
 					return errors.New("harrier sql does not run INSERT statements: load data through the pipeline, or use clickhouse-client")
 				}
 				if err := store.Exec(ctx, env.args[0]); err != nil {
-					return err
+					return readOnlyHint(err)
 				}
 				fmt.Fprintln(env.stdout, "OK")
 				return nil
@@ -75,13 +99,14 @@ func sqlCommand() *command {
 			if err != nil {
 				var exception *clickhouse.Exception
 				// The server's own error names the limit. When the server is
-				// too slow to raise it, the client's deadline ends the read
-				// with an i/o timeout instead, which is the same limit.
+				// too slow to raise it, the client's timer cancels the read
+				// instead, which is the same limit.
 				serverLimit := errors.As(err, &exception) && exception.Code == timeoutExceededCode
-				if serverLimit || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				clientLimit := errors.Is(context.Cause(ctx), errClientTimeLimit)
+				if serverLimit || clientLimit || errors.Is(err, os.ErrDeadlineExceeded) {
 					return fmt.Errorf("query stopped at the time limit of %s: narrow the time range or raise --timeout: %w", timeout, err)
 				}
-				return err
+				return readOnlyHint(err)
 			}
 			if err := storage.FormatRows(env.stdout, format, cols, rows); err != nil {
 				return err
@@ -92,6 +117,16 @@ func sqlCommand() *command {
 			return nil
 		},
 	}
+}
+
+// readOnlyHint adds what to do to the server's error for a statement that
+// the readonly setting rejected.
+func readOnlyHint(err error) error {
+	var exception *clickhouse.Exception
+	if errors.As(err, &exception) && exception.Code == readonlyCode {
+		return fmt.Errorf("harrier sql is read-only by default: add --write to run a statement that changes data or the schema: %w", err)
+	}
+	return err
 }
 
 // returnsRows reports whether a statement returns a result set, judged by

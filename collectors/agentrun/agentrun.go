@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -50,13 +51,32 @@ type Options struct {
 
 // Run checks the Kafka brokers, creates the topics, and runs the collector
 // agent until ctx is done, serving /healthz, /readyz, /metrics and, with a
-// scan push token, POST /v1/scans on http.addr.
+// scan push token, POST /v1/scans on http.addr. When Kafka is unreachable
+// at the start, Run fails unless the spool is on: then it starts anyway,
+// the spool keeps the records, and the topics are created in the
+// background once Kafka is reachable, before the spool sends anything.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	logger := opts.Logger
+	var gate *topicGate
 	if err := PrepareTopics(ctx, cfg); err != nil {
-		return err
+		if !spoolEnabled(cfg) {
+			return err
+		}
+		logger.Warn("Kafka not reachable at start, spooling records until the topics are created", "component", "collector",
+			"brokers", cfg.Kafka.Brokers, "retry_interval", topicRetryInterval, "err", err)
+		gate = &topicGate{}
+		runCtx, stopRetry := context.WithCancel(ctx)
+		retryDone := make(chan struct{})
+		go func() {
+			defer close(retryDone)
+			gate.prepareUntilDone(runCtx, cfg, logger)
+		}()
+		defer func() {
+			stopRetry()
+			<-retryDone
+		}()
 	}
-	out, err := NewOutput(cfg, logger)
+	out, err := newOutput(cfg, logger, gate)
 	if err != nil {
 		return err
 	}
@@ -121,6 +141,65 @@ func PrepareTopics(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("%w; start one with 'harrier broker' or set --kafka", err)
 	}
 	return kafka.EnsureTopics(pctx, cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix, cfg.Kafka.Partitions, record.Topics...)
+}
+
+// topicRetryInterval is the time between two attempts to create the topics
+// after Kafka was unreachable at the start.
+var topicRetryInterval = 10 * time.Second
+
+// errTopicsNotReady is the error the spool's emitter returns until the
+// topics are created, so that the spool keeps its records and retries.
+var errTopicsNotReady = errors.New("Kafka topics not created yet: Kafka was unreachable at start")
+
+// topicGate holds back the spool's writes until the topics exist, so that
+// Kafka's automatic topic creation does not create them with the broker's
+// default partition count.
+type topicGate struct {
+	ready atomic.Bool
+}
+
+// prepareUntilDone calls PrepareTopics every topicRetryInterval until it
+// succeeds or ctx is done, and then opens the gate.
+func (g *topicGate) prepareUntilDone(ctx context.Context, cfg *config.Config, logger *slog.Logger) {
+	ticker := time.NewTicker(topicRetryInterval)
+	defer ticker.Stop()
+	attempts := 1
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		attempts++
+		err := PrepareTopics(ctx, cfg)
+		if err == nil {
+			g.ready.Store(true)
+			logger.Info("Kafka topics created, sending the spooled records", "component", "collector", "attempts", attempts)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		logger.Debug("Kafka topics not created, retrying", "component", "collector", "attempts", attempts, "err", err)
+	}
+}
+
+// gatedEmitter passes writes to next once its gate is open.
+type gatedEmitter struct {
+	gate *topicGate
+	next spool.Emitter
+}
+
+func (e gatedEmitter) Write(ctx context.Context, msgs ...kafka.Message) error {
+	if !e.gate.ready.Load() {
+		return errTopicsNotReady
+	}
+	return e.next.Write(ctx, msgs...)
+}
+
+// spoolEnabled reports whether NewOutput puts the spool in front of Kafka.
+func spoolEnabled(cfg *config.Config) bool {
+	return cfg.Collect.Spool && cfg.Collect.StateDir != ""
 }
 
 // ApplyKafkaSecurity sets the TLS and SASL setup of every Kafka connection
@@ -189,21 +268,30 @@ func AgentConfig(cfg *config.Config) collectors.AgentConfig {
 		criRoot = filepath.Dir(criRoot)
 	}
 	return collectors.AgentConfig{
-		DisableRedaction:  !cfg.Collect.Redact,
-		HostCheckInterval: cfg.Collect.HostCheckInterval,
-		DockerSocket:      cfg.Collect.DockerSocket,
-		Multiline:         grouping,
-		HostID:            cfg.Collect.HostID,
-		DockerRoot:        cfg.Collect.DockerRoot,
-		CRIRoot:           criRoot,
-		CgroupRoot:        cfg.Collect.CgroupRoot,
-		ScanDir:           cfg.Collect.ScanDir,
-		HostRoot:          cfg.Collect.HostRoot,
-		StateDir:          cfg.Collect.StateDir,
-		Interval:          cfg.Collect.Interval,
-		MaxCgroups:        cfg.Collect.MaxCgroups,
-		Metrics:           metrics.Default().ForRole("collect"),
+		DisableRedaction:    !cfg.Collect.Redact,
+		HostCheckInterval:   cfg.Collect.HostCheckInterval,
+		DockerSocket:        cfg.Collect.DockerSocket,
+		Multiline:           grouping,
+		HostID:              cfg.Collect.HostID,
+		DockerRoot:          cfg.Collect.DockerRoot,
+		CRIRoot:             criRoot,
+		CgroupRoot:          cfg.Collect.CgroupRoot,
+		ScanDir:             cfg.Collect.ScanDir,
+		HostRoot:            cfg.Collect.HostRoot,
+		Posture:             cfg.Collect.Posture,
+		PostureFirewallFile: cfg.Collect.PostureFirewallFile,
+		StateDir:            cfg.Collect.StateDir,
+		Interval:            cfg.Collect.Interval,
+		MaxCgroups:          cfg.Collect.MaxCgroups,
+		MaxRecordBytes:      int(cfg.Collect.MaxRecordBytes),
+		Metrics:             collectMetrics(),
 	}
+}
+
+// collectMetrics returns the metrics of the collector role, shared by the
+// agent, the spool and the scan push endpoint.
+func collectMetrics() *metrics.Role {
+	return metrics.Default().ForRole("collect")
 }
 
 // Output is the collector's output: the compressing producer, behind the
@@ -221,6 +309,12 @@ type Output struct {
 // collect.state_dir is set, the spool in front of it, and starts the
 // spool's sender. Call Close when done.
 func NewOutput(cfg *config.Config, logger *slog.Logger) (*Output, error) {
+	return newOutput(cfg, logger, nil)
+}
+
+// newOutput is NewOutput with the spool's writes held back by gate until
+// it opens. A nil gate holds back nothing.
+func newOutput(cfg *config.Config, logger *slog.Logger, gate *topicGate) (*Output, error) {
 	transport, err := kafka.ProcessTransport()
 	if err != nil {
 		return nil, err
@@ -235,8 +329,12 @@ func NewOutput(cfg *config.Config, logger *slog.Logger) (*Output, error) {
 		return nil, err
 	}
 	out := &Output{producer: p, emitter: p}
-	if !cfg.Collect.Spool || cfg.Collect.StateDir == "" {
+	if !spoolEnabled(cfg) {
 		return out, nil
+	}
+	var next spool.Emitter = p
+	if gate != nil {
+		next = gatedEmitter{gate: gate, next: p}
 	}
 
 	policy, err := spool.ParsePolicy(cfg.Collect.SpoolPolicy)
@@ -244,11 +342,18 @@ func NewOutput(cfg *config.Config, logger *slog.Logger) (*Output, error) {
 		p.Close()
 		return nil, err
 	}
+	role := collectMetrics()
+	// Adding zero exports each drop series before the first drop, so that
+	// a dashboard or alert sees 0 rather than no data.
+	for _, reason := range []string{spool.DropReasonNewest, spool.DropReasonOldest, spool.DropReasonTooLarge} {
+		role.Dropped(reason, 0)
+	}
 	s, err := spool.Open(spool.Config{
 		Dir:      filepath.Join(cfg.Collect.StateDir, "spool"),
 		MaxBytes: cfg.Collect.SpoolMaxBytes,
 		Policy:   policy,
-	}, p, logger)
+		OnDrop:   role.Dropped,
+	}, next, logger)
 	if err != nil {
 		p.Close()
 		return nil, err
@@ -326,6 +431,9 @@ func NewScanPush(cfg *config.Config, out collectors.Emitter, logger *slog.Logger
 		MaxBytes:  cfg.Collect.ScanPushMaxBytes,
 		RejectDir: rejectDir,
 		HostID:    cfg.Collect.HostID,
+
+		MaxRecordBytes: int(cfg.Collect.MaxRecordBytes),
+		Metrics:        collectMetrics(),
 	}, out, logger)
 }
 

@@ -1,6 +1,7 @@
 package cri_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,11 +64,17 @@ func TestDecoderJoinsPartialLines(t *testing.T) {
 }
 
 func TestParseLineErrors(t *testing.T) {
-	tests := []struct{ line, field string }{
+	tests := []struct{ line, want string }{
 		{"2016-10-06T00:17:09Z stdout", "expected time"},
-		{"yesterday stdout F x", "time"},
+		{"yesterday stdout F x", `invalid CRI log field time="yesterday": expected RFC 3339`},
+		{" stdout F x", "missing CRI log field time"},
 		{"2016-10-06T00:17:09Z stdin F x", "stream"},
 		{"2016-10-06T00:17:09Z stdout X x", "tags"},
+		{"2016-13-06T00:17:09Z stdout F x", `time="2016-13-06T00:17:09Z": expected RFC 3339, such as 2019-04-01T17:58:33.598656444Z: month out of range`},
+		{"2999-01-01T00:00:00Z stdout F x", `invalid CRI log field time="2999-01-01T00:00:00Z": must not be after 2262-04-11T23:47:16.854775807Z`},
+		{"1970-01-01T00:00:00Z stdout F x", `invalid CRI log field time="1970-01-01T00:00:00Z": must be after 1970-01-01T00:00:00Z`},
+		{"1969-12-31T23:59:59Z stdout F x", `time="1969-12-31T23:59:59Z": must be after`},
+		{"1970-01-01T01:00:00+02:00 stdout F x", `time="1970-01-01T01:00:00+02:00": must be after`},
 	}
 	for _, tt := range tests {
 		_, err := cri.ParseLine([]byte(tt.line))
@@ -75,8 +82,32 @@ func TestParseLineErrors(t *testing.T) {
 			t.Errorf("ParseLine(%q) returned no error", tt.line)
 			continue
 		}
-		if !strings.Contains(err.Error(), tt.field) {
-			t.Errorf("ParseLine(%q) error %q does not name %q", tt.line, err, tt.field)
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseLine(%q) error %q does not contain %q", tt.line, err, tt.want)
+		}
+		if strings.Contains(err.Error(), "2006-01-02") {
+			t.Errorf("ParseLine(%q) error %q quotes Go's layout", tt.line, err)
+		}
+	}
+}
+
+func TestParseLineTimeBounds(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want int64
+	}{
+		{"1970-01-01T00:00:00.000000001Z", 1},
+		{"2262-04-11T23:47:16.854775807Z", math.MaxInt64},
+		{"2262-04-12T01:47:16.854775807+02:00", math.MaxInt64},
+	}
+	for _, tt := range tests {
+		l, err := cri.ParseLine([]byte(tt.raw + " stdout F x"))
+		if err != nil {
+			t.Errorf("ParseLine at %s: %v", tt.raw, err)
+			continue
+		}
+		if got := l.Time.UnixNano(); got != tt.want {
+			t.Errorf("ParseLine at %s: time_ns = %d, want %d", tt.raw, got, tt.want)
 		}
 	}
 }
@@ -188,6 +219,8 @@ func FuzzParseLine(f *testing.F) {
 	for _, line := range strings.Split(string(b), "\n") {
 		f.Add([]byte(line))
 	}
+	f.Add([]byte("2999-01-01T00:00:00Z stdout F x"))
+	f.Add([]byte("1970-01-01T00:00:00Z stdout F x"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := cri.ParseLine(b)
 		if err != nil {
@@ -195,6 +228,9 @@ func FuzzParseLine(f *testing.F) {
 		}
 		if l.Stream != "stdout" && l.Stream != "stderr" {
 			t.Errorf("stream %q accepted", l.Stream)
+		}
+		if ns := l.Time.UnixNano(); ns <= 0 || !l.Time.Equal(time.Unix(0, ns)) {
+			t.Errorf("time %s accepted, which time_ns %d does not hold", l.RawTime, ns)
 		}
 		if len(l.Message) > len(b) {
 			t.Errorf("message longer than the line")

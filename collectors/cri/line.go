@@ -2,19 +2,23 @@ package cri
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/harrierhq/harrier/collectors/internal/emit"
+	"github.com/harrierhq/harrier/collectors/internal/logtime"
 	"github.com/harrierhq/harrier/collectors/internal/tail"
 	"github.com/harrierhq/harrier/internal/record"
 )
 
 // MaxMessageBytes caps a message joined from partial lines. A longer one is
-// sent when it reaches this size and the rest starts a new message.
-const MaxMessageBytes = 1 << 20
+// sent when it reaches this size and the rest starts a new message. 256 KiB
+// keeps the encoded record under the collector's default record limit of
+// 1,000,000 bytes.
+const MaxMessageBytes = 256 << 10
 
 // Line is one line of a CRI log file, as kubelet and the container runtime
 // write it: "<RFC3339Nano time> <stream> <tags> <message>".
@@ -39,7 +43,10 @@ func ParseLine(b []byte) (Line, error) {
 
 	var l Line
 	l.RawTime = string(fields[0])
-	t, err := time.Parse(time.RFC3339Nano, l.RawTime)
+	if l.RawTime == "" {
+		return Line{}, errors.New("missing CRI log field time: the line starts with a space")
+	}
+	t, err := logtime.Parse(l.RawTime)
 	if err != nil {
 		return Line{}, fmt.Errorf("invalid CRI log field time=%q: %w", l.RawTime, err)
 	}

@@ -1,6 +1,8 @@
 package docker_test
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,18 +53,63 @@ func messages(logs []record.Log) []string {
 	return out
 }
 
+// withTimes copies the json-file sample at path, which has no time fields,
+// into a temporary file whose line i carries the time 2020-03-24T10:00:0i.
+func withTimes(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		fmt.Fprintf(&out, "%s,\"time\":\"2020-03-24T10:00:%02dZ\"}\n", strings.TrimSuffix(line, "}"), i)
+	}
+	timed := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(timed, []byte(out.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return timed
+}
+
 func TestDecoderJoinsSplitLines(t *testing.T) {
-	logs, _ := readAll(t, "testdata/dockermode_splitted_line.log")
+	logs, _ := readAll(t, withTimes(t, "testdata/dockermode_splitted_line.log"))
 	got := strings.Join(messages(logs), "|")
 	if want := "2020-03-24 Single line|2020-03-24 Another single line"; got != want {
 		t.Fatalf("messages = %q, want %q", got, want)
 	}
-	// Lines without a time field get the collection time.
-	if logs[0].TimeNs != fixedNow.UnixNano() {
-		t.Errorf("time = %d, want %d", logs[0].TimeNs, fixedNow.UnixNano())
+	// A joined message has the time of its first line.
+	if want := time.Date(2020, 3, 24, 10, 0, 3, 0, time.UTC).UnixNano(); logs[1].TimeNs != want {
+		t.Errorf("time = %d, want %d", logs[1].TimeNs, want)
 	}
 	if logs[0].Stream != "stdout" {
 		t.Errorf("stream = %q, want stdout", logs[0].Stream)
+	}
+}
+
+func TestDecoderRejectsLinesWithoutTime(t *testing.T) {
+	tests := []struct {
+		file  string
+		lines int64
+	}{
+		{"dockermode.log", 3},
+		{"dockermode_multiple_lines.log", 6},
+		{"dockermode_splitted_line.log", 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			logs, f := readAll(t, filepath.Join("testdata", tt.file))
+			n, err := f.TakeBadLines()
+			if n != tt.lines {
+				t.Errorf("%d bad lines, want %d", n, tt.lines)
+			}
+			if err == nil || !strings.Contains(err.Error(), "missing json-file field time") {
+				t.Errorf("error = %v, want one naming the missing field time", err)
+			}
+			if len(logs) != 0 {
+				t.Errorf("got %d records from lines without a time, want none", len(logs))
+			}
+		})
 	}
 }
 
@@ -76,8 +123,6 @@ func TestDecoderSampleFiles(t *testing.T) {
 		{"annotations-parser_multiple-1_container-1.log", 2, "[2019-04-05T14:54:23.584269761] Container 1 is logging on stdout", "stdout"},
 		{"annotations-parser_stderr_text.log", 2, "[2019-04-05T14:54:23.584269761] Simple text", "stderr"},
 		{"core_base_fluent-bit.log", 1, "Fluent Bit is logging", "stdout"},
-		{"dockermode.log", 3, "Single log", "stdout"},
-		{"dockermode_multiple_lines.log", 6, "2020-03-24 Multiple lines: ", "stdout"},
 		{"options_merge-log-enabled_json.log", 1, `{"text":"Simple text"}`, "stdout"},
 		{"options_merge-log-trim-enabled_json.log", 1, "{\"text\":\"Simple text\n\"}", "stdout"},
 	}
@@ -130,12 +175,20 @@ func TestDecoderPartialPerStream(t *testing.T) {
 
 func TestParseLineErrors(t *testing.T) {
 	tests := []struct {
-		line, field string
+		line, want string
 	}{
 		{`not json`, "invalid json-file line"},
-		{`{"stream":"stdout"}`, "missing field log"},
-		{`{"log":"x\n","stream":"stdin"}`, "stream"},
-		{`{"log":"x\n","time":"yesterday"}`, "time"},
+		{`{"stream":"stdout","time":"2019-04-01T17:58:33Z"}`, "missing json-file field log"},
+		{`{"log":"x\n","stream":"stdin","time":"2019-04-01T17:58:33Z"}`, "stream"},
+		{`{"log":"x\n","stream":"stdout"}`, "missing json-file field time"},
+		{`{"log":"x\n","stream":"stdout","time":null}`, "missing json-file field time"},
+		{`{"log":"x\n","stream":"stdout","time":""}`, `invalid json-file field time="": expected RFC 3339`},
+		{`{"log":"x\n","time":"yesterday"}`, `invalid json-file field time="yesterday": expected RFC 3339, such as 2019-04-01T17:58:33.598656444Z`},
+		{`{"log":"x\n","time":"2019-04-31T17:58:33Z"}`, `time="2019-04-31T17:58:33Z": expected RFC 3339, such as 2019-04-01T17:58:33.598656444Z: day out of range`},
+		{`{"log":"x\n","stream":"stdout","time":"2999-01-01T00:00:00Z"}`, `invalid json-file field time="2999-01-01T00:00:00Z": must not be after 2262-04-11T23:47:16.854775807Z`},
+		{`{"log":"x\n","stream":"stdout","time":"2262-04-11T23:47:16.854775808Z"}`, `time="2262-04-11T23:47:16.854775808Z": must not be after`},
+		{`{"log":"x\n","stream":"stdout","time":"1970-01-01T00:00:00Z"}`, `invalid json-file field time="1970-01-01T00:00:00Z": must be after 1970-01-01T00:00:00Z`},
+		{`{"log":"x\n","stream":"stdout","time":"0001-01-01T00:00:00Z"}`, `time="0001-01-01T00:00:00Z": must be after`},
 	}
 	for _, tt := range tests {
 		_, err := docker.ParseLine([]byte(tt.line))
@@ -143,8 +196,31 @@ func TestParseLineErrors(t *testing.T) {
 			t.Errorf("ParseLine(%q) returned no error", tt.line)
 			continue
 		}
-		if !strings.Contains(err.Error(), tt.field) {
-			t.Errorf("ParseLine(%q) error %q does not name %q", tt.line, err, tt.field)
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseLine(%q) error %q does not contain %q", tt.line, err, tt.want)
+		}
+		if strings.Contains(err.Error(), "2006-01-02") {
+			t.Errorf("ParseLine(%q) error %q quotes Go's layout", tt.line, err)
+		}
+	}
+}
+
+func TestParseLineTimeBounds(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want int64
+	}{
+		{"1970-01-01T00:00:00.000000001Z", 1},
+		{"2262-04-11T23:47:16.854775807Z", math.MaxInt64},
+	}
+	for _, tt := range tests {
+		l, err := docker.ParseLine([]byte(`{"log":"x\n","stream":"stdout","time":"` + tt.raw + `"}`))
+		if err != nil {
+			t.Errorf("ParseLine at %s: %v", tt.raw, err)
+			continue
+		}
+		if got := l.Time.UnixNano(); got != tt.want {
+			t.Errorf("ParseLine at %s: time_ns = %d, want %d", tt.raw, got, tt.want)
 		}
 	}
 }
@@ -240,6 +316,8 @@ func FuzzParseLine(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"log":"x","stream":"stderr","time":"2026-11-30T10:00:00.000000001Z"}`))
+	f.Add([]byte(`{"log":"x\n","stream":"stdout","time":"2999-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"log":"x\n","stream":"stdout","time":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := docker.ParseLine(b)
 		if err != nil {
@@ -247,6 +325,9 @@ func FuzzParseLine(f *testing.F) {
 		}
 		if l.Stream != "stdout" && l.Stream != "stderr" {
 			t.Errorf("stream %q accepted", l.Stream)
+		}
+		if ns := l.Time.UnixNano(); ns <= 0 || !l.Time.Equal(time.Unix(0, ns)) {
+			t.Errorf("time %q accepted, which time_ns %d does not hold", l.RawTime, ns)
 		}
 	})
 }

@@ -53,7 +53,7 @@ func checkParseFields(t *testing.T, b []byte) bool {
 		t.Errorf("parseFields accepted %q, which encoding/json rejects: %v", b, err)
 		return true
 	}
-	if raw.Log == nil || *raw.Log != log || raw.Stream != stream || raw.Time != ts {
+	if raw.Log == nil || *raw.Log != log || raw.Stream != stream || raw.Time == nil || *raw.Time != ts {
 		t.Errorf("parseFields(%q) = %q, %q, %q; encoding/json gives %+v", b, log, stream, ts, raw)
 	}
 	return true

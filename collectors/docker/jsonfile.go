@@ -2,20 +2,23 @@ package docker
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/harrierhq/harrier/collectors/internal/emit"
+	"github.com/harrierhq/harrier/collectors/internal/logtime"
 	"github.com/harrierhq/harrier/collectors/internal/tail"
 	"github.com/harrierhq/harrier/internal/record"
 )
 
 // MaxMessageBytes caps a message joined from partial lines. When a writer
 // never ends its line, the joined message is sent once it reaches this size
-// and the rest starts a new message.
-const MaxMessageBytes = 1 << 20
+// and the rest starts a new message. 256 KiB keeps the encoded record under
+// the collector's default record limit of 1,000,000 bytes.
+const MaxMessageBytes = 256 << 10
 
 // Line is one line of a Docker json-file log.
 type Line struct {
@@ -25,8 +28,7 @@ type Line struct {
 	Log string
 	// Stream is "stdout" or "stderr". A line without a stream is stdout.
 	Stream string
-	// Time is the time the runtime received the text, zero when the line
-	// has no time field.
+	// Time is the time the runtime received the text.
 	Time time.Time
 	// RawTime is the time field as written.
 	RawTime string
@@ -40,23 +42,28 @@ func (l Line) Partial() bool {
 type jsonLine struct {
 	Log    *string `json:"log"`
 	Stream string  `json:"stream"`
-	Time   string  `json:"time"`
+	Time   *string `json:"time"`
 }
 
 // ParseLine parses one json-file line such as
 // {"log":"hello\n","stream":"stdout","time":"2019-04-01T17:58:33.598656444Z"}.
+// It rejects a line without a log or time field (or with null in one),
+// because stamping it with the time it was read would misplace it.
 func ParseLine(b []byte) (Line, error) {
 	var raw jsonLine
 	if log, stream, ts, ok := parseFields(b); ok {
-		raw = jsonLine{Log: &log, Stream: stream, Time: ts}
+		raw = jsonLine{Log: &log, Stream: stream, Time: &ts}
 	} else if err := json.Unmarshal(b, &raw); err != nil {
 		return Line{}, fmt.Errorf("invalid json-file line: %w", err)
 	}
 	if raw.Log == nil {
-		return Line{}, fmt.Errorf("invalid json-file line: missing field log")
+		return Line{}, errors.New("missing json-file field log")
+	}
+	if raw.Time == nil {
+		return Line{}, errors.New("missing json-file field time")
 	}
 
-	l := Line{Log: *raw.Log, Stream: raw.Stream, RawTime: raw.Time}
+	l := Line{Log: *raw.Log, Stream: raw.Stream, RawTime: *raw.Time}
 	switch l.Stream {
 	case "":
 		l.Stream = "stdout"
@@ -65,13 +72,11 @@ func ParseLine(b []byte) (Line, error) {
 		return Line{}, fmt.Errorf("invalid json-file field stream=%q: expected stdout or stderr", raw.Stream)
 	}
 
-	if raw.Time != "" {
-		t, err := time.Parse(time.RFC3339Nano, raw.Time)
-		if err != nil {
-			return Line{}, fmt.Errorf("invalid json-file field time=%q: %w", raw.Time, err)
-		}
-		l.Time = t
+	t, err := logtime.Parse(l.RawTime)
+	if err != nil {
+		return Line{}, fmt.Errorf("invalid json-file field time=%q: %w", l.RawTime, err)
 	}
+	l.Time = t
 	return l, nil
 }
 
@@ -95,17 +100,16 @@ type pendingMessage struct {
 // stdout and stderr records independently.
 type Decoder struct {
 	target  Target
-	now     func() time.Time
 	pending map[string]*pendingMessage
 }
 
-// NewDecoder returns a decoder for the log of target. now stamps lines that
-// carry no time field.
+// NewDecoder returns a decoder for the log of target.
+//
+// NOTE: now is unused, because a line without a time field is rejected
+// rather than stamped with the time it was read. The parameter stays until
+// the callers stop passing it.
 func NewDecoder(target Target, now func() time.Time) *Decoder {
-	if now == nil {
-		now = time.Now
-	}
-	return &Decoder{target: target, now: now, pending: make(map[string]*pendingMessage)}
+	return &Decoder{target: target, pending: make(map[string]*pendingMessage)}
 }
 
 // Decode implements tail.Decoder.
@@ -118,17 +122,10 @@ func (d *Decoder) Decode(path string, b []byte, start, end int64) ([]tail.Entry,
 	p := d.pending[l.Stream]
 	if p == nil && !l.Partial() {
 		// A whole line with nothing pending: no joining needed.
-		t := l.Time
-		if t.IsZero() {
-			t = d.now()
-		}
-		return []tail.Entry{d.newEntry(path, l.Stream, start, end, t, l.RawTime, l.Log)}, nil
+		return []tail.Entry{d.newEntry(path, l.Stream, start, end, l.Time, l.RawTime, l.Log)}, nil
 	}
 	if p == nil {
 		p = &pendingMessage{path: path, start: start, time: l.Time, rawTime: l.RawTime}
-		if p.time.IsZero() {
-			p.time = d.now()
-		}
 		d.pending[l.Stream] = p
 	}
 	p.text.WriteString(l.Log)

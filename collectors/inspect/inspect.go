@@ -39,10 +39,15 @@ const (
 	FormatAnchore Format = "anchore"
 	FormatCgroup  Format = "cgroup"
 	FormatHost    Format = "host"
+	// FormatPosture reads a host root folder as the posture reader does:
+	// the security settings of the host and of its running Docker
+	// containers under var/lib/docker/containers. Auto detection picks
+	// FormatHost for a host root, so this format is chosen by name only.
+	FormatPosture Format = "posture"
 )
 
 // Formats lists every format, FormatAuto first.
-var Formats = []Format{FormatAuto, FormatDocker, FormatCRI, FormatTrivy, FormatGrype, FormatClair, FormatAnchore, FormatCgroup, FormatHost}
+var Formats = []Format{FormatAuto, FormatDocker, FormatCRI, FormatTrivy, FormatGrype, FormatClair, FormatAnchore, FormatCgroup, FormatHost, FormatPosture}
 
 // ParseFormat returns the format named s, or an error that lists the
 // valid names.
@@ -68,6 +73,7 @@ const (
 	TableContainers      = "containers"
 	TableHosts           = "hosts"
 	TableImages          = "images"
+	TablePostureFacts    = "posture_facts"
 )
 
 // Rejection is one input that yields no record, written to the error
@@ -153,6 +159,8 @@ func (in *Inspector) Path(path string) error {
 		return in.cgroupTree(path)
 	case FormatHost:
 		return in.hostRoot(path)
+	case FormatPosture:
+		return in.postureRoot(path)
 	}
 	return fmt.Errorf("invalid format %q", f)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/harrierhq/harrier/collectors/docker"
 	"github.com/harrierhq/harrier/collectors/host"
 	"github.com/harrierhq/harrier/collectors/internal/tail"
+	"github.com/harrierhq/harrier/collectors/posture"
 	"github.com/harrierhq/harrier/collectors/scan"
 	"github.com/harrierhq/harrier/internal/record"
 )
@@ -342,4 +343,35 @@ func (in *Inspector) hostRoot(root string) error {
 		}
 	}
 	return in.writeRecord(host.Record(h, root))
+}
+
+// postureRoot prints one posture_facts row per setting of the host at root
+// and of its running Docker containers.
+func (in *Inspector) postureRoot(root string) error {
+	postures, invalid := posture.Collect(posture.Options{Root: root}, in.now())
+	for _, e := range invalid {
+		if err := in.reject(root, FormatPosture, e.Error()); err != nil {
+			return err
+		}
+	}
+	hostID := postures[0].EntityID
+	for _, p := range postures {
+		rec := posture.Record(p, hostID, root)
+		for _, f := range p.Facts {
+			row := struct {
+				CollectedNs int64    `json:"collected_ns"`
+				HostID      string   `json:"host_id"`
+				EntityKind  string   `json:"entity_kind"`
+				EntityID    string   `json:"entity_id"`
+				EntityName  string   `json:"entity_name"`
+				Fact        string   `json:"fact"`
+				Values      []string `json:"fact_values"`
+				Source      string   `json:"fact_source"`
+			}{p.TimeNs, hostID, p.Entity, p.EntityID, p.EntityName, f.Key, f.Values, f.Source}
+			if err := in.write(TablePostureFacts, rec.ID, rec.Source, row); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -177,9 +177,23 @@ func (r Report) Record() emit.Record {
 	}
 }
 
+// InvalidFile is the error ReadDir returns for a file it could not read
+// or parse. Size and ModTime identify the file's version, so that a caller
+// can report each version once.
+type InvalidFile struct {
+	Path    string
+	Size    int64
+	ModTime time.Time
+	Err     error
+}
+
+func (e *InvalidFile) Error() string { return e.Err.Error() }
+
+func (e *InvalidFile) Unwrap() error { return e.Err }
+
 // ReadDir parses every *.json file under dir, sorted by path, detecting
-// each file's format. It returns the reports it could read and one error
-// per file it could not. A missing dir holds no reports.
+// each file's format. It returns the reports it could read and one
+// *InvalidFile per file it could not. A missing dir holds no reports.
 func ReadDir(dir string) ([]Report, []error, error) {
 	var reports []Report
 	var invalid []error
@@ -195,7 +209,11 @@ func ReadDir(dir string) ([]Report, []error, error) {
 		}
 		rep, err := ReadFile(path, "")
 		if err != nil {
-			invalid = append(invalid, err)
+			bad := &InvalidFile{Path: path, Err: err}
+			if info, statErr := d.Info(); statErr == nil {
+				bad.Size, bad.ModTime = info.Size(), info.ModTime()
+			}
+			invalid = append(invalid, bad)
 			return nil
 		}
 		reports = append(reports, rep)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/harrierhq/harrier/collectors/scan"
 	"github.com/harrierhq/harrier/internal/kafka"
+	"github.com/harrierhq/harrier/internal/metrics"
 	"github.com/harrierhq/harrier/internal/record"
 )
 
@@ -36,6 +37,9 @@ const Path = "/v1/scans"
 const (
 	DefaultMaxBytes    = 32 << 20
 	DefaultMaxRejected = 1000
+	// DefaultMaxRecordBytes is the default of Config.MaxRecordBytes, the
+	// collector's default record limit.
+	DefaultMaxRecordBytes = 1000000
 )
 
 // Config configures a Handler.
@@ -55,6 +59,15 @@ type Config struct {
 	MaxRejected int
 	// HostID is written into the envelope of every record.
 	HostID string
+	// MaxRecordBytes caps the encoded record of one report, default
+	// DefaultMaxRecordBytes. It is smaller than MaxBytes because a record
+	// must fit into one Kafka message, below the broker's
+	// message.max.bytes. A larger report gets HTTP 413 and is kept in
+	// RejectDir.
+	MaxRecordBytes int
+	// Metrics receives the records written, under their topic, and the
+	// reports dropped as "too_large". Nil records none.
+	Metrics *metrics.Role
 }
 
 // Emitter writes messages to Kafka. *spool.Spool and *produce.Producer
@@ -69,7 +82,9 @@ type Stats struct {
 	Rejected     int64
 	Kept         int64
 	Unauthorized int64
-	TooLarge     int64
+	// TooLarge counts bodies above MaxBytes and reports whose record is
+	// above MaxRecordBytes.
+	TooLarge int64
 	// EmitErrors counts parsed reports that could not be written to the
 	// Emitter. The client gets HTTP 503 and may retry.
 	EmitErrors int64
@@ -100,6 +115,9 @@ func New(cfg Config, out Emitter, logger *slog.Logger) (*Handler, error) {
 	}
 	if cfg.MaxRejected <= 0 {
 		cfg.MaxRejected = DefaultMaxRejected
+	}
+	if cfg.MaxRecordBytes <= 0 {
+		cfg.MaxRecordBytes = DefaultMaxRecordBytes
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -231,6 +249,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, body, err)
 		return
 	}
+	if len(value) > h.cfg.MaxRecordBytes {
+		h.rejectTooLarge(w, r, body, len(value), res.Scan.ImageID)
+		return
+	}
 	msg := kafka.Message{Topic: record.TopicFor(rec.Kind), Key: []byte(rec.Key), Value: value}
 	if err := h.out.Write(r.Context(), msg); err != nil {
 		h.count(func(s *Stats) { s.EmitErrors++ })
@@ -241,6 +263,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	h.count(func(s *Stats) { s.Accepted++ })
+	h.cfg.Metrics.Out(msg.Topic, 1)
 	n := len(res.Scan.Vulnerabilities)
 	h.logger.Info("Scan report accepted", "format", res.Scan.Scanner, "image_id", res.Scan.ImageID,
 		"vulnerabilities", n, "record_id", rec.ID)
@@ -300,6 +323,27 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, body []byte, pa
 	})
 	h.logger.Warn("Scan push rejected: report not parsed", "remote", r.RemoteAddr, "field", resp.Field, "err", parseErr, "kept", kept)
 	writeJSON(w, http.StatusBadRequest, resp)
+}
+
+// rejectTooLarge replies HTTP 413 to a report whose record of size bytes
+// is above MaxRecordBytes, and keeps the body in RejectDir.
+func (h *Handler) rejectTooLarge(w http.ResponseWriter, r *http.Request, body []byte, size int, imageID string) {
+	reason := fmt.Errorf("scan report record is %d bytes, larger than the maximum record size of %d bytes (collect.max_record_bytes): split the report or raise the limit together with the broker's message.max.bytes",
+		size, h.cfg.MaxRecordBytes)
+	kept, keepErr := h.keep(body, reason)
+	if keepErr != nil {
+		h.logger.Warn("Rejected scan report not kept", "dir", h.cfg.RejectDir, "err", keepErr)
+	}
+	h.count(func(s *Stats) {
+		s.TooLarge++
+		if kept != "" {
+			s.Kept++
+		}
+	})
+	h.cfg.Metrics.Dropped("too_large", 1)
+	h.logger.Warn("Scan push rejected: record too large", "remote", r.RemoteAddr, "image_id", imageID,
+		"bytes", size, "max_record_bytes", h.cfg.MaxRecordBytes, "kept", kept)
+	writeJSON(w, http.StatusRequestEntityTooLarge, response{Status: "rejected", Field: "body", Reason: reason.Error(), Kept: kept})
 }
 
 // keep writes a rejected body and its reason to RejectDir and returns the

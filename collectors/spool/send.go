@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	kg "github.com/segmentio/kafka-go"
 )
 
 // Run sends the spooled messages to the Emitter in the order they were
@@ -14,10 +16,24 @@ import (
 // acknowledged batch. A failed write is retried with exponential backoff,
 // so the messages stay on disk while Kafka is unreachable. Delivery is at
 // least once: a batch acknowledged just before a crash is sent again, and
-// storage removes the repeat by record id. Run returns nil when ctx is done.
+// storage removes the repeat by record id. A message that the broker
+// rejects as too large even when sent alone is dropped and counted in
+// Stats.DroppedTooLarge, so it cannot hold up the messages after it. Run
+// returns nil when ctx is done.
 func (s *Spool) Run(ctx context.Context) error {
 	s.logger.Info("Spool sender started")
 	defer s.logger.Info("Spool sender stopped")
+
+	reportCtx, stopReports := context.WithCancel(ctx)
+	reportDone := make(chan struct{})
+	go func() {
+		defer close(reportDone)
+		s.reportDropsUntil(reportCtx)
+	}()
+	defer func() {
+		stopReports()
+		<-reportDone
+	}()
 
 	for {
 		b, err := s.nextBatch()
@@ -38,8 +54,24 @@ func (s *Spool) Run(ctx context.Context) error {
 	}
 }
 
+// reportDropsUntil logs the drops not logged yet every dropLogInterval
+// until ctx is done.
+func (s *Spool) reportDropsUntil(ctx context.Context) {
+	ticker := time.NewTicker(s.dropLogInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			s.reportDrops()
+		}
+	}
+}
+
 // send writes b until the Emitter acknowledges it, and returns false when
-// ctx ended first.
+// ctx ended first. When the Emitter rejects the batch as too large, send
+// writes its messages one at a time and drops those rejected alone.
 func (s *Spool) send(ctx context.Context, b *batch) bool {
 	backoff := s.cfg.RetryMin
 	failures := 0
@@ -52,6 +84,13 @@ func (s *Spool) send(ctx context.Context, b *batch) bool {
 		if ctx.Err() != nil {
 			s.finish(b, false)
 			return false
+		}
+		if isTooLarge(err) {
+			if !s.sendEach(ctx, b) {
+				s.finish(b, false)
+				return false
+			}
+			break
 		}
 		s.mu.Lock()
 		s.stats.SendErrors++
@@ -78,6 +117,70 @@ func (s *Spool) send(ctx context.Context, b *batch) bool {
 	return true
 }
 
+// sendEach writes the messages of b one at a time, each until the Emitter
+// acknowledges it, and drops a message that the Emitter rejects as too
+// large. It returns false when ctx ended first.
+func (s *Spool) sendEach(ctx context.Context, b *batch) bool {
+	offset := b.start
+	for i := range b.msgs {
+		m := b.msgs[i : i+1]
+		size := frameSize(m[0])
+		backoff := s.cfg.RetryMin
+		for {
+			err := s.out.Write(ctx, m...)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+			if isTooLarge(err) {
+				// Such a message is rare and lost for good, so each one is
+				// logged with its position in the spool.
+				s.logger.Error("Message rejected by Kafka as too large, dropped", "segment", b.seq, "offset", offset,
+					"topic", m[0].Topic, "bytes", len(m[0].Value), "err", err)
+				b.tooLarge++
+				s.mu.Lock()
+				s.stats.DroppedTooLarge++
+				s.noteDrops(DropReasonTooLarge, 1, "")
+				s.mu.Unlock()
+				break
+			}
+			s.mu.Lock()
+			s.stats.SendErrors++
+			s.mu.Unlock()
+			s.logger.Warn("Kafka write of one message failed, retrying", "segment", b.seq, "offset", offset, "topic", m[0].Topic, "err", err)
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, s.cfg.RetryMax)
+		}
+		offset += size
+	}
+	return true
+}
+
+// isTooLarge reports whether err is Kafka's MESSAGE_TOO_LARGE, returned by
+// kafka-go for a message above the writer's BatchBytes or, inside
+// WriteErrors, for a batch the broker rejected as above its
+// message.max.bytes.
+func isTooLarge(err error) bool {
+	if errors.Is(err, kg.MessageSizeTooLarge) {
+		return true
+	}
+	var writeErrs kg.WriteErrors
+	if errors.As(err, &writeErrs) {
+		for _, e := range writeErrs {
+			if e != nil && errors.Is(e, kg.MessageSizeTooLarge) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // nextBatch reads the next run of frames after the cursor and marks it in
 // flight. It returns nil when everything written has been sent. Fully sent
 // segments are deleted on the way, and a fully sent tail is replaced by an
@@ -92,6 +195,7 @@ func (s *Spool) nextBatch() (*batch, error) {
 		head := s.segs[0]
 		if s.cur.offset >= head.size {
 			if len(s.segs) == 1 && head.size == 0 {
+				s.reportDrained()
 				return nil, nil
 			}
 			if len(s.segs) == 1 {
@@ -201,10 +305,11 @@ func (s *Spool) finish(b *batch, acked bool) {
 	if !acked {
 		if b.dropped {
 			s.stats.DroppedOldest += int64(len(b.msgs))
+			s.noteDrops(DropReasonOldest, int64(len(b.msgs)), "Spool full, oldest messages dropped", "segment", b.seq, "messages", len(b.msgs))
 		}
 		return
 	}
-	s.stats.Sent += int64(len(b.msgs))
+	s.stats.Sent += int64(len(b.msgs) - b.tooLarge)
 	if b.dropped || s.cur.seq != b.seq || s.cur.offset != b.start {
 		return
 	}

@@ -81,7 +81,26 @@ type Config struct {
 	// of the host, not only of the process, may then lose or resend the
 	// last writes.
 	NoSync bool
+	// OnDrop, when set, receives every drop as it is counted: the reason
+	// (DropReasonNewest, DropReasonOldest or DropReasonTooLarge) and the
+	// number of messages. It is called with the spool's lock held, so it
+	// must return quickly and must not call the spool.
+	OnDrop func(reason string, n int)
 }
+
+// Reasons passed to Config.OnDrop.
+const (
+	// DropReasonNewest is a message rejected by DropNewest, counted in
+	// Stats.DroppedNewest.
+	DropReasonNewest = "spool_full_newest"
+	// DropReasonOldest is an unsent message deleted by DropOldest, counted
+	// in Stats.DroppedOldest.
+	DropReasonOldest = "spool_full_oldest"
+	// DropReasonTooLarge is a message larger than MaxBytes, counted in
+	// Stats.DroppedNewest, or one the broker rejected as too large, counted
+	// in Stats.DroppedTooLarge.
+	DropReasonTooLarge = "too_large"
+)
 
 func (c *Config) setDefaults() error {
 	if c.Dir == "" {
@@ -137,6 +156,9 @@ type Stats struct {
 	DroppedOldest int64
 	// DroppedNewest counts messages Write rejected because they did not fit.
 	DroppedNewest int64
+	// DroppedTooLarge counts messages the Emitter rejected with Kafka's
+	// MESSAGE_TOO_LARGE even when sent alone. They are not retried.
+	DroppedTooLarge int64
 	// Corrupt counts segment bytes skipped because a frame was torn or
 	// failed its checksum.
 	Corrupt int64
@@ -184,7 +206,15 @@ type Spool struct {
 	closed    bool
 	stats     Stats
 
-	lastDropLog time.Time
+	// lastDropLog is the time of the last log line about drops,
+	// unloggedDrops the drops counted after it, and drainDrops the drops
+	// counted since the spool was last empty.
+	lastDropLog   time.Time
+	unloggedDrops int64
+	drainDrops    int64
+	// dropLogInterval is the minimum time between two log lines about
+	// drops, defaultDropLogInterval outside tests.
+	dropLogInterval time.Duration
 }
 
 // batch is a run of frames of one segment read for one write to Kafka.
@@ -192,6 +222,9 @@ type batch struct {
 	seq        int64
 	start, end int64
 	msgs       []kafka.Message
+	// tooLarge counts the messages of the batch dropped because the
+	// broker rejected them as too large.
+	tooLarge int
 	// dropped is set when DropOldest deleted the batch's segment while the
 	// batch was being sent.
 	dropped bool
@@ -217,6 +250,8 @@ func Open(cfg Config, out Emitter, logger *slog.Logger) (*Spool, error) {
 		space:  make(chan struct{}),
 		notify: make(chan struct{}, 1),
 		topics: make(map[string]string),
+
+		dropLogInterval: defaultDropLogInterval,
 	}
 	if err := s.restore(); err != nil {
 		return nil, err

@@ -10,8 +10,9 @@ import (
 	"github.com/harrierhq/harrier/internal/kafka"
 )
 
-// dropLogInterval is the minimum time between two log lines about drops.
-const dropLogInterval = 10 * time.Second
+// defaultDropLogInterval is the minimum time between two log lines about
+// drops.
+const defaultDropLogInterval = 10 * time.Second
 
 // Write appends msgs to the spool, in order, and returns once they are on
 // disk (synced unless Config.NoSync). When the spool is full, the policy
@@ -37,7 +38,7 @@ func (s *Spool) Write(ctx context.Context, msgs ...kafka.Message) error {
 		size := frameSize(m)
 		if size > s.cfg.MaxBytes {
 			s.stats.DroppedNewest++
-			s.logDrops("Message larger than the whole spool dropped", "topic", m.Topic, "bytes", size)
+			s.noteDrops(DropReasonTooLarge, 1, "Message larger than the whole spool dropped", "topic", m.Topic, "bytes", size)
 			continue
 		}
 		fits, err := s.makeRoom(ctx, size)
@@ -46,7 +47,7 @@ func (s *Spool) Write(ctx context.Context, msgs ...kafka.Message) error {
 		}
 		if !fits {
 			s.stats.DroppedNewest++
-			s.logDrops("Spool full, newest messages dropped")
+			s.noteDrops(DropReasonNewest, 1, "Spool full, newest messages dropped")
 			continue
 		}
 		tailSeg := s.segs[len(s.segs)-1]
@@ -145,7 +146,7 @@ func (s *Spool) dropHead() error {
 	s.cur = cursor{seq: s.segs[0].seq}
 	s.sentInHead = 0
 	s.stats.DroppedOldest += unsent
-	s.logDrops("Spool full, oldest messages dropped", "segment", head.seq, "messages", unsent)
+	s.noteDrops(DropReasonOldest, unsent, "Spool full, oldest messages dropped", "segment", head.seq, "messages", unsent)
 	return nil
 }
 
@@ -172,14 +173,60 @@ func (s *Spool) flushBuf() error {
 	return nil
 }
 
-// logDrops logs a drop at most once per dropLogInterval, with the totals.
-// The caller holds mu.
-func (s *Spool) logDrops(msg string, attrs ...any) {
+// noteDrops passes n messages dropped for reason to Config.OnDrop and logs
+// them at most once per dropLogInterval, with the totals. Drops within the
+// interval are logged later by reportDrops or reportDrained. An empty msg
+// means that the caller logged the drop itself. The caller holds mu and has
+// counted the drops in stats.
+func (s *Spool) noteDrops(reason string, n int64, msg string, attrs ...any) {
+	if n <= 0 {
+		return
+	}
+	if s.cfg.OnDrop != nil {
+		s.cfg.OnDrop(reason, int(n))
+	}
+	s.drainDrops += n
+	if msg == "" {
+		return
+	}
+	s.unloggedDrops += n
 	now := time.Now()
-	if now.Sub(s.lastDropLog) < dropLogInterval {
+	if now.Sub(s.lastDropLog) < s.dropLogInterval {
 		return
 	}
 	s.lastDropLog = now
-	attrs = append(attrs, "dropped_oldest_total", s.stats.DroppedOldest, "dropped_newest_total", s.stats.DroppedNewest, "policy", s.cfg.Policy)
-	s.logger.Warn(msg, attrs...)
+	s.unloggedDrops = 0
+	s.logger.Warn(msg, append(attrs, s.dropTotals()...)...)
+}
+
+// reportDrops logs the drops counted after the last log line about drops,
+// once dropLogInterval has passed since it, so that the log of a burst of
+// drops ends with its totals.
+func (s *Spool) reportDrops() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unloggedDrops == 0 || time.Since(s.lastDropLog) < s.dropLogInterval {
+		return
+	}
+	s.lastDropLog = time.Now()
+	s.logger.Warn("Spool messages dropped since the last report", append([]any{"dropped", s.unloggedDrops}, s.dropTotals()...)...)
+	s.unloggedDrops = 0
+}
+
+// reportDrained logs the drops counted since the spool was last empty. The
+// caller holds mu and found the spool empty.
+func (s *Spool) reportDrained() {
+	if s.drainDrops == 0 {
+		return
+	}
+	s.logger.Warn("Spool drained after dropping messages", append([]any{"dropped", s.drainDrops}, s.dropTotals()...)...)
+	s.drainDrops = 0
+	s.unloggedDrops = 0
+}
+
+// dropTotals returns the drop counters as log attributes. The caller holds
+// mu.
+func (s *Spool) dropTotals() []any {
+	return []any{"dropped_oldest_total", s.stats.DroppedOldest, "dropped_newest_total", s.stats.DroppedNewest,
+		"dropped_too_large_total", s.stats.DroppedTooLarge, "policy", s.cfg.Policy}
 }

@@ -6,8 +6,10 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -91,6 +93,9 @@ type Collect struct {
 	HostCheckInterval time.Duration
 	DockerSocket      string
 
+	Posture             bool
+	PostureFirewallFile string
+
 	Spool             bool
 	SpoolMaxBytes     int64
 	SpoolPolicy       string
@@ -98,6 +103,7 @@ type Collect struct {
 	ScanPushToken     string
 	ScanPushTokenFile string
 	ScanPushMaxBytes  int64
+	MaxRecordBytes    int64
 	ScanRejectDir     string
 
 	Redact            bool
@@ -124,6 +130,15 @@ type Models struct {
 	MinTrainingWindows int
 	Contamination      float64
 	Seed               int64
+
+	WorkloadLabels         []string
+	MinWorkloadWindows     int
+	History                time.Duration
+	FleetHistoryWindows    int
+	WorkloadHistoryWindows int
+	RetrainInterval        time.Duration
+	Dir                    string
+	KeepVersions           int
 }
 
 // Alerting configures the alert role.
@@ -134,6 +149,9 @@ type Alerting struct {
 	RoutingFile    string
 	LinkTemplate   string
 	ResolveWindows int
+
+	PostureFile          string
+	PostureOverridesFile string
 }
 
 // Log configures the process log on stderr.
@@ -160,6 +178,10 @@ func (e *Error) Error() string {
 	if e.Allowed == "" {
 		return fmt.Sprintf("%s: unknown key %q; run 'harrier config keys' to list the keys", e.Source, e.Key)
 	}
+	if e.Source == "--"+e.Key {
+		// The flag is the key, so naming it once is enough.
+		return fmt.Sprintf("invalid value %q for %s: %s", e.Value, e.Source, e.Allowed)
+	}
 	return fmt.Sprintf("%s: invalid value %q for %s: %s", e.Source, e.Value, e.Key, e.Allowed)
 }
 
@@ -182,6 +204,8 @@ type Loader struct {
 	groups  map[string]bool
 	flagSet map[string]bool
 	file    string
+	// flagErr is the error of the last flag value that failed to parse.
+	flagErr *Error
 }
 
 // NewLoader returns a loader with flags for the keys of the named groups,
@@ -206,7 +230,8 @@ func NewLoader(fs *flag.FlagSet, groups ...string) *Loader {
 		fs.Func(k.name, usage, func(v string) error {
 			l.flagSet[k.name] = true
 			if err := k.set(v); err != nil {
-				return &Error{Source: "--" + k.name, Key: k.name, Value: v, Allowed: err.Error()}
+				l.flagErr = &Error{Source: "--" + k.name, Key: k.name, Value: v, Allowed: err.Error()}
+				return l.flagErr
 			}
 			return nil
 		})
@@ -220,10 +245,22 @@ func (l *Loader) Alias(fs *flag.FlagSet, short, keyName string) {
 	fs.Func(short, "shorthand for --"+keyName, func(v string) error {
 		l.flagSet[k.name] = true
 		if err := k.set(v); err != nil {
-			return &Error{Source: "--" + short, Key: k.name, Value: v, Allowed: err.Error()}
+			l.flagErr = &Error{Source: "--" + short, Key: k.name, Value: v, Allowed: err.Error()}
+			return l.flagErr
 		}
 		return nil
 	})
+}
+
+// FlagError returns the *Error of the last flag value that failed to
+// parse, or nil. The flag package flattens that error into its own text
+// ("invalid value ... for flag -name: ..."), which repeats the value, so a
+// caller that prints one line per error prints this one instead.
+func (l *Loader) FlagError() error {
+	if l.flagErr == nil {
+		return nil
+	}
+	return l.flagErr
 }
 
 // IsSet reports whether a flag set the key.
@@ -339,7 +376,8 @@ func (k *key) get() string {
 	return ""
 }
 
-// set parses v into the key's field. The error text states what is allowed.
+// set parses v into the key's field. The error text states what is allowed,
+// with the key's range when it has one.
 func (k *key) set(v string) error {
 	v = strings.TrimSpace(v)
 	var parsed any
@@ -357,25 +395,25 @@ func (k *key) set(v string) error {
 	case kInt:
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return fmt.Errorf("expected an integer")
+			return k.parseError("expected an integer", math.MinInt)
 		}
 		parsed = n
 	case kInt64:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return fmt.Errorf("expected an integer")
+			return k.parseError("expected an integer", int64(math.MinInt64))
 		}
 		parsed = n
 	case kFloat:
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
-			return fmt.Errorf("expected a number")
+			return k.parseError("expected a number", math.Inf(-1))
 		}
 		parsed = f
 	case kDuration:
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return fmt.Errorf("expected a duration such as 30s, 5m or 1h")
+			return k.parseError("expected a duration such as 30s, 5m or 1h", time.Duration(math.MinInt64))
 		}
 		parsed = d
 	case kBool:
@@ -407,4 +445,17 @@ func (k *key) set(v string) error {
 		*p = parsed.(bool)
 	}
 	return nil
+}
+
+// parseError returns the error for a value that does not parse as the
+// key's kind. A key with a range check gets its range instead, so that a
+// value that does not parse and one out of range get the same message.
+// lowest is a value below every range, for which the check returns it.
+func (k *key) parseError(expected string, lowest any) error {
+	if k.check != nil {
+		if allowed := k.check(lowest); allowed != "" {
+			return errors.New(allowed)
+		}
+	}
+	return errors.New(expected)
 }

@@ -96,6 +96,9 @@ func TestErrorsNameKeyValueAndAllowed(t *testing.T) {
 		{name: "unknown group", yaml: "kafak:\n  brokers: x\n", want: []string{`unknown key "kafak"`}},
 		{name: "bad duration", yaml: "features:\n  window: soon\n", want: []string{"harrier.yaml:2", `"soon"`, "features.window", "duration"}},
 		{name: "out of range", yaml: "models:\n  contamination: 0.9\n", want: []string{`"0.9"`, "models.contamination", "from 0.0001 to 0.5"}},
+		{name: "unparsable with range", yaml: "collect:\n  interval: soon\n", want: []string{"harrier.yaml:2", `"soon"`, "collect.interval", "from 100ms to 1h0m0s"}},
+		{name: "unparsable int with range", env: [2]string{"HARRIER_KAFKA_PARTITIONS", "many"}, want: []string{`"many"`, "from 1 to 1024"}},
+		{name: "flag out of range", args: []string{"--collect.interval", "-5s"}, want: []string{`invalid value "-5s" for --collect.interval: expected a duration from 100ms to 1h0m0s`}},
 		{name: "bad address flag", args: []string{"--clickhouse.addr", "localhost"}, want: []string{"--clickhouse.addr", `"localhost"`, "host:port"}},
 		{name: "bad env", env: [2]string{"HARRIER_KAFKA_PARTITIONS", "many"}, want: []string{"HARRIER_KAFKA_PARTITIONS", `"many"`, "integer"}},
 		{name: "unknown env", env: [2]string{"HARRIER_KAFKA_BROKER", "x:1"}, want: []string{`unknown key "HARRIER_KAFKA_BROKER"`}},
@@ -138,4 +141,21 @@ func FuzzApplyYAML(f *testing.F) {
 		l := NewLoader(fs)
 		_ = l.applyYAML("fuzz.yaml", in)
 	})
+}
+
+func TestFlagErrorNamesKeyOnce(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	l := NewLoader(fs, "collect")
+	if err := fs.Parse([]string{"--collect.interval", "-5s"}); err == nil {
+		t.Fatal("no error for --collect.interval -5s")
+	}
+	err := l.FlagError()
+	if err == nil {
+		t.Fatal("FlagError returned nil after a bad flag value")
+	}
+	want := `invalid value "-5s" for --collect.interval: expected a duration from 100ms to 1h0m0s`
+	if err.Error() != want {
+		t.Errorf("FlagError = %q, want %q", err, want)
+	}
 }

@@ -182,6 +182,15 @@ type ConsumerConfig struct {
 	// Security sets TLS and SASL for the connections; nil means plaintext
 	// without authentication.
 	Security *Security
+	// CommitOffset chooses the offset committed for each partition of a
+	// handled batch. It receives the topic suffix, the partition, and next,
+	// the offset after the batch's last message from that partition. It
+	// returns the offset to commit, which is capped to [0, next]. The group
+	// resumes from the committed offset after a restart or a rebalance, so
+	// a handler that keeps records in memory over several batches returns
+	// the offset of the first record whose effect is not stored yet. Nil
+	// commits next.
+	CommitOffset func(topic string, partition int, next int64) int64
 	// Role receives the consumer's metrics: records in per topic, lag per
 	// partition, and the size and duration of each batch from fetch to
 	// commit. Nil records no metrics.
@@ -203,6 +212,28 @@ const (
 // (capped at MaxRetryBackoff), so a storage outage pauses consumption instead of losing
 // data. It blocks until ctx is done and then returns nil.
 func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
+	return ConsumeStaged(ctx, cfg, func(_ context.Context, batch []Message) (Stage, error) {
+		return func(ctx context.Context) error { return h(ctx, batch) }, nil
+	})
+}
+
+// Stage stores what a Preparer built from one batch. It returns nil only
+// after everything derived from the batch is stored, and a non-nil error
+// makes ConsumeStaged call it again.
+type Stage func(ctx context.Context) error
+
+// Preparer is the first step of a handler split in two: it builds what
+// the batch stores, such as rows, and returns the Stage that stores them.
+// A non-nil error makes ConsumeStaged prepare the same batch again.
+type Preparer func(ctx context.Context, batch []Message) (Stage, error)
+
+// ConsumeStaged is Consume with the handler split in two steps, so that
+// the next batch is fetched and prepared while the previous one is stored.
+// Stages run one at a time in fetch order, and each batch's offsets are
+// committed after its Stage returned nil and before the next Stage starts.
+// The consumer then holds up to two batches, one prepared and one being
+// stored.
+func ConsumeStaged(ctx context.Context, cfg ConsumerConfig, prepare Preparer) error {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1000
 	}
@@ -262,6 +293,14 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 	}
 	defer logger.Info("Consumer stopped")
 
+	// stored receives the outcome of the batch being stored: false when
+	// ctx ended first. It is nil while no batch is being stored.
+	var stored chan bool
+	defer func() {
+		if stored != nil {
+			<-stored
+		}
+	}()
 	for {
 		raw, err := fetchBatch(ctx, r, cfg.MaxBatch, cfg.MaxBatchBytes, cfg.MaxWait)
 		if ctx.Err() != nil {
@@ -280,28 +319,78 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 			batch[i] = Message{Topic: strings.TrimPrefix(m.Topic, cfg.TopicPrefix), Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value}
 		}
 		recordFetch(cfg.Role, batch)
-		if !handleWithRetry(ctx, logger, h, batch, cfg.MaxRetryBackoff) {
+		var stage Stage
+		prepared := retry(ctx, logger, "Batch preparation failed, retrying the same batch", batch, cfg.MaxRetryBackoff, func(ctx context.Context) error {
+			var err error
+			stage, err = prepare(ctx, batch)
+			return err
+		})
+		if !prepared {
 			return nil
 		}
-		recordLag(cfg.Role, raw, cfg.TopicPrefix)
-		// The batch is stored, so its offsets are committed even when ctx
-		// was cancelled meanwhile: a clean stop then redelivers nothing.
-		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err = commitWithRetry(commitCtx, logger, r, raw)
-		cancel()
-		cfg.Role.Batch(len(batch), time.Since(fetched).Seconds())
-		if ctx.Err() != nil {
+
+		if stored != nil && !<-stored {
+			stored = nil
 			return nil
 		}
-		if err != nil {
-			// The rows are stored, so a lost commit only means the broker
-			// redelivers the batch later (after a rebalance or a restart)
-			// and storage drops the repeated rows by record id.
-			first := raw[0]
-			logger.Warn("Offset commit failed, continuing; the batch may be delivered again", "err", err,
-				"messages", len(raw), "topic", first.Topic, "partition", first.Partition, "offset", first.Offset)
-		}
+		stored = make(chan bool, 1)
+		go func(done chan<- bool) {
+			done <- storeAndCommit(ctx, cfg, logger, r, raw, batch, stage, fetched)
+		}(stored)
 	}
+}
+
+// storeAndCommit runs stage until it succeeds and then commits the batch's
+// offsets. It returns false when ctx ended before the batch was stored.
+func storeAndCommit(ctx context.Context, cfg ConsumerConfig, logger *slog.Logger, r *kg.Reader, raw []kg.Message, batch []Message, stage Stage, fetched time.Time) bool {
+	if !retry(ctx, logger, "Batch handler failed, retrying the same batch", batch, cfg.MaxRetryBackoff, stage) {
+		return false
+	}
+	recordLag(cfg.Role, raw, cfg.TopicPrefix)
+	// The batch is stored, so its offsets are committed even when ctx
+	// was cancelled meanwhile: a clean stop then redelivers nothing.
+	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	err := commitWithRetry(commitCtx, logger, r, commitPoints(raw, cfg.TopicPrefix, cfg.CommitOffset))
+	cancel()
+	cfg.Role.Batch(len(batch), time.Since(fetched).Seconds())
+	if err != nil && ctx.Err() == nil {
+		// The rows are stored, so a lost commit only means the broker
+		// redelivers the batch later (after a rebalance or a restart)
+		// and storage drops the repeated rows by record id.
+		first := raw[0]
+		logger.Warn("Offset commit failed, continuing; the batch may be delivered again", "err", err,
+			"messages", len(raw), "topic", first.Topic, "partition", first.Partition, "offset", first.Offset)
+	}
+	return ctx.Err() == nil
+}
+
+// commitPoints returns the messages whose commit stores the offsets to
+// commit: raw itself without choose, otherwise one message per partition
+// whose offset is one less than the offset choose returns.
+func commitPoints(raw []kg.Message, prefix string, choose func(topic string, partition int, next int64) int64) []kg.Message {
+	if choose == nil {
+		return raw
+	}
+	type partition struct {
+		topic string
+		id    int
+	}
+	next := map[partition]int64{}
+	var order []partition
+	for _, m := range raw {
+		p := partition{m.Topic, m.Partition}
+		if _, ok := next[p]; !ok {
+			order = append(order, p)
+		}
+		next[p] = max(next[p], m.Offset+1)
+	}
+	out := make([]kg.Message, 0, len(order))
+	for _, p := range order {
+		offset := min(max(choose(strings.TrimPrefix(p.topic, prefix), p.id, next[p]), 0), next[p])
+		// kafka-go commits a message's offset plus one.
+		out = append(out, kg.Message{Topic: p.topic, Partition: p.id, Offset: offset - 1})
+	}
+	return out
 }
 
 // recordFetch adds the batch's messages to the records read, per topic.
@@ -361,10 +450,13 @@ func fetchBatch(ctx context.Context, r *kg.Reader, max, maxBytes int, wait time.
 	return batch, nil
 }
 
-func handleWithRetry(ctx context.Context, logger *slog.Logger, h Handler, batch []Message, maxBackoff time.Duration) bool {
+// retry runs step until it returns nil, with exponential backoff and
+// jitter capped at maxBackoff, logging msg and the batch's first offset
+// at each failure. It returns false when ctx ended first.
+func retry(ctx context.Context, logger *slog.Logger, msg string, batch []Message, maxBackoff time.Duration, step func(ctx context.Context) error) bool {
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := h(ctx, batch)
+		err := step(ctx)
 		if err == nil {
 			return true
 		}
@@ -372,7 +464,7 @@ func handleWithRetry(ctx context.Context, logger *slog.Logger, h Handler, batch 
 			return false
 		}
 		first := batch[0]
-		logger.Warn("Batch handler failed, retrying the same batch", "err", err, "attempt", attempt,
+		logger.Warn(msg, "err", err, "attempt", attempt,
 			"messages", len(batch), "topic", first.Topic, "partition", first.Partition, "offset", first.Offset, "backoff", backoff)
 		if !sleep(ctx, jitter(backoff)) {
 			return false

@@ -50,7 +50,7 @@ func TopicFor(k Kind) string {
 		return TopicMetrics
 	case KindScan:
 		return TopicScans
-	case KindHost, KindContainer, KindLifecycle:
+	case KindHost, KindContainer, KindLifecycle, KindPosture:
 		return TopicInventory
 	case KindAlert:
 		return TopicAlerts
@@ -78,8 +78,8 @@ type Envelope struct {
 	// CollectedNs is the wall-clock time the collector read the record, in
 	// nanoseconds since the Unix epoch.
 	CollectedNs int64 `json:"collected_ns"`
-	// Payload is one of Log, Metric, Scan, Host, Container, Lifecycle or
-	// Alert, as JSON.
+	// Payload is one of Log, Metric, Scan, Host, Container, Lifecycle,
+	// Posture or Alert, as JSON.
 	Payload json.RawMessage `json:"payload"`
 }
 
@@ -122,9 +122,9 @@ func Decode(b []byte) (Envelope, error) {
 		return env, fmt.Errorf("invalid envelope field v=%d: this build reads versions 1 to %d", env.Version, Version)
 	}
 	switch env.Kind {
-	case KindLog, KindMetric, KindScan, KindHost, KindContainer, KindLifecycle, KindAlert:
+	case KindLog, KindMetric, KindScan, KindHost, KindContainer, KindLifecycle, KindPosture, KindAlert:
 	default:
-		return env, fmt.Errorf("invalid envelope field kind=%q: expected log, metric, scan, host, container, lifecycle or alert", env.Kind)
+		return env, fmt.Errorf("invalid envelope field kind=%q: expected log, metric, scan, host, container, lifecycle, posture or alert", env.Kind)
 	}
 	if env.ID == "" {
 		return env, fmt.Errorf("missing envelope field id")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/harrierhq/harrier/alerting"
 	"github.com/harrierhq/harrier/dashboards"
+	"github.com/harrierhq/harrier/features"
 	"github.com/harrierhq/harrier/features/drain"
 	"github.com/harrierhq/harrier/models"
 	"github.com/harrierhq/harrier/normalize"
@@ -61,6 +62,10 @@ func Statements() ([]Statement, error) {
 		// rows; it drops data, and the partition here does not exist.
 		Statement{Source: "storage.DropPartitionStatement", SQL: storage.DropPartitionStatement("events", "20000101"), Schema: true},
 		Statement{Source: "drain.TemplatesLoadQuery", SQL: drain.TemplatesLoadQuery},
+		Statement{Source: "models.ResumeQuery", SQL: models.ResumeQuery},
+		Statement{Source: "models.ResumeContainersQuery", SQL: models.ResumeContainersQuery},
+		Statement{Source: "models.WorkloadInventoryQuery", SQL: models.WorkloadInventoryQuery},
+		Statement{Source: "models.TrainingHistoryQuery", SQL: models.TrainingHistoryQuery(models.DefaultHistory, models.DefaultFleetHistoryWindows)},
 		Statement{
 			Source: "normalize.ContainerLookupQuery",
 			SQL:    strings.Replace(normalize.ContainerLookupQuery(1), "?", models.QuoteString(SampleContainerID), 1),
@@ -80,6 +85,11 @@ func Statements() ([]Statement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load default rules: %w", err)
 	}
+	incidentRules, err := alerting.IncidentRules()
+	if err != nil {
+		return nil, fmt.Errorf("load incident rules: %w", err)
+	}
+	rules = append(rules, incidentRules...)
 	for i, q := range alerting.Queries(rules, SampleContainerID, "sha256:"+strings.Repeat("c2", 32)) {
 		out = append(out, Statement{Source: fmt.Sprintf("alerting.Queries statement %d", i+1), SQL: q})
 	}
@@ -88,10 +98,30 @@ func Statements() ([]Statement, error) {
 	out = append(out, Statement{
 		Source: "models.WindowQuery",
 		SQL:    models.WindowQuery(SampleContainerID, start, start.Add(time.Minute)),
+	}, Statement{
+		Source: "features.WindowsQuery",
+		SQL:    features.WindowsQuery(start, start.Add(time.Hour)),
 	})
+	for _, spec := range []features.RollupSpec{
+		{By: features.ByImage, Length: time.Minute, Hop: time.Minute, From: start, To: start.Add(time.Hour)},
+		{By: features.ByHost, Length: 5 * time.Minute, Hop: time.Minute, From: start, To: start.Add(time.Hour)},
+	} {
+		sql, err := features.RollupQuery(spec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Statement{Source: fmt.Sprintf("features.RollupQuery by %s length %s", spec.By, spec.Length), SQL: sql})
+	}
 
 	for _, q := range storage.InvestigationQueries {
 		out = append(out, Statement{Source: "investigation query " + q.Name, SQL: q.SQL})
+	}
+	for _, kind := range storage.InventoryKinds {
+		q, err := storage.InventoryQuery(kind)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Statement{Source: "storage.InventoryQuery " + kind, SQL: q})
 	}
 	return out, nil
 }

@@ -18,14 +18,15 @@ const (
 )
 
 // rssLimit bounds the normalizer's resident memory while ClickHouse is
-// down. The consumer holds at most DefaultMaxBatchBytes of messages in a
-// batch, DefaultQueueCapacity messages fetched ahead and one fetch response
-// of DefaultFetchMaxBytes per partition (3 here). Decoding a batch into
+// down. The consumer holds at most two batches of DefaultMaxBatchBytes of
+// messages (one being stored, the next one prepared),
+// DefaultQueueCapacity messages fetched ahead and one fetch response of
+// DefaultFetchMaxBytes per partition (3 here). Decoding a batch into
 // rows and Go's garbage collector (GOGC=100 lets the heap grow to twice the
 // live data) multiply that, so the limit allows four times the held bytes
 // on top of the memory the process had before the outage.
 func rssLimit(baseline int64) int64 {
-	held := int64(kafka.DefaultMaxBatchBytes + kafka.DefaultQueueCapacity*backlogMessageBytes + 3*kafka.DefaultFetchMaxBytes)
+	held := int64(2*kafka.DefaultMaxBatchBytes + kafka.DefaultQueueCapacity*backlogMessageBytes + 3*kafka.DefaultFetchMaxBytes)
 	return baseline + 4*held
 }
 
