@@ -88,7 +88,7 @@ func TestScorerSyntheticIncident(t *testing.T) {
 		}
 		// Within the first hour sshd's workload has no model of its own, so
 		// the fleet model scores it and the last driver says so.
-		note := "scored by the fleet model: workload image=sshd is new, with 45 of the 60 training windows its own model needs"
+		note := "scored by the fleet model: workload image=sshd is new, with 45 of the 1440 training windows its own model needs"
 		if !strings.HasSuffix(a.Summary, " ("+note+")") {
 			t.Errorf("summary = %q, want the fleet-model note at its end", a.Summary)
 		}

@@ -152,7 +152,7 @@ func keys(c *Config) []*key {
 			help: "random seed of model training, for repeatable scores"},
 		{name: "models.workload_labels", def: "app.kubernetes.io/name,app", kind: kStrings, ptr: &c.Models.WorkloadLabels,
 			help: "container labels that name a workload, first match wins; without one the pod's owner, then the image repository, is the workload"},
-		{name: "models.min_workload_windows", def: "60", kind: kInt, ptr: &c.Models.MinWorkloadWindows, check: intRange(2, 1<<20),
+		{name: "models.min_workload_windows", def: "1440", kind: kInt, ptr: &c.Models.MinWorkloadWindows, check: intRange(2, 1<<20),
 			help: "training windows a workload needs before its own model scores it; until then the fleet model does and its alerts say so"},
 		{name: "models.history", def: "168h", kind: kDuration, ptr: &c.Models.History, check: durationRange(time.Minute, 365*24*time.Hour),
 			help: "maximum age, in event time, of the windows a model is trained on; idle workloads are forgotten after it"},
