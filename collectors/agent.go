@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -656,7 +658,9 @@ func (a *Agent) collectScans(ctx context.Context) error {
 		a.logger.Warn("Scan reports not read", "dir", a.cfg.ScanDir, "err", err)
 		return nil
 	}
-	a.reportInvalidScans(invalid)
+	if err := a.reportInvalidScans(ctx, invalid); err != nil {
+		return err
+	}
 
 	for _, r := range reports {
 		if t, ok := a.scanTimes[r.Path]; ok && t.Equal(r.ModTime) {
@@ -678,7 +682,7 @@ func (a *Agent) collectScans(ctx context.Context) error {
 // reportInvalidScans logs and counts each invalid scan report once per
 // version, its path, size and modification time, since ReadDir returns it
 // again on every pass until the file changes or is removed.
-func (a *Agent) reportInvalidScans(invalid []error) {
+func (a *Agent) reportInvalidScans(ctx context.Context, invalid []error) error {
 	seen := make(map[string]string, len(invalid))
 	newCount := 0
 	for _, err := range invalid {
@@ -695,6 +699,9 @@ func (a *Agent) reportInvalidScans(invalid []error) {
 		}
 		newCount++
 		a.logger.Warn("Skipped invalid scan report", "path", bad.Path, "bytes", bad.Size, "err", bad.Err)
+		if err := a.addReject(ctx, bad.Path, -1, bad.Err, readHead(bad.Path, record.MaxRejectRawBytes)); err != nil {
+			return err
+		}
 	}
 	// Forgetting the files that are gone or valid now bounds the map, and
 	// reports a file again when it turns invalid again.
@@ -702,6 +709,40 @@ func (a *Agent) reportInvalidScans(invalid []error) {
 	if newCount > 0 {
 		a.addParseErrors(int64(newCount))
 	}
+	return nil
+}
+
+// addReject adds a reject record for input the collector could not parse:
+// a line at offset of path, or the whole file when offset is -1. The
+// normalizer stores it in dead_letters with reason.
+func (a *Agent) addReject(ctx context.Context, path string, offset int64, reason error, raw []byte) error {
+	at := strconv.FormatInt(offset, 10)
+	return a.add(ctx, emit.Record{
+		Kind:   record.KindReject,
+		Key:    a.hostID,
+		ID:     record.NewID("reject", a.hostID, path, at),
+		Source: "reject:" + path + ":" + at,
+		Payload: record.Reject{
+			TimeNs: a.now().UnixNano(),
+			Path:   path,
+			Offset: offset,
+			Reason: reason.Error(),
+			Raw:    string(raw[:min(len(raw), record.MaxRejectRawBytes)]),
+		},
+	})
+}
+
+// readHead returns up to max bytes from the start of the file at path, or
+// nil when it cannot be read.
+func readHead(path string, max int) []byte {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	buf := make([]byte, max)
+	n, _ := io.ReadFull(f, buf)
+	return buf[:n]
 }
 
 func (a *Agent) collectLogs(ctx context.Context, containers []docker.Container, files []cri.LogFile) error {
@@ -776,6 +817,12 @@ func (a *Agent) drain(ctx context.Context, f *tail.Follower) error {
 		}
 		for _, e := range entries {
 			if err := a.add(ctx, e.Record); err != nil {
+				return err
+			}
+		}
+		// Rejected lines go out before the checkpoint moves past them.
+		for _, r := range f.TakeRejected() {
+			if err := a.addReject(ctx, f.Path(), r.Offset, r.Err, r.Line); err != nil {
 				return err
 			}
 		}

@@ -365,6 +365,8 @@ func (n *Normalizer) buildRows(ctx context.Context, good []parsed) (map[string][
 			rows[TableContainerEvents] = append(rows[TableContainerEvents], lifecycleRow(env, p.lifecycle, containers[p.lifecycle.ContainerID]))
 		case p.posture != nil:
 			rows[TablePostureFacts] = append(rows[TablePostureFacts], postureRows(env, p.posture)...)
+		case p.reject != nil:
+			rows[TableDeadLetters] = append(rows[TableDeadLetters], rejectRow(env, p.reject, n.cfg.MaxRawBytes))
 		}
 	}
 	return rows, nil
@@ -384,6 +386,15 @@ func (n *Normalizer) sendDeadLetters(ctx context.Context, dead []deadLetter) err
 		return fmt.Errorf("write %d records to topic %s: %w", len(msgs), record.TopicDeadLetters, err)
 	}
 	return nil
+}
+
+// rejectRow returns the dead_letters row of input the collector rejected.
+// Its topic is "collector:" and the file path, and its partition -1, so
+// that it never shares a key with a rejected Kafka message, and its offset
+// is the line's offset in the file (-1 for a whole file).
+func rejectRow(env record.Envelope, r *record.Reject, maxRaw int) []any {
+	reason := "rejected by the collector on host " + env.HostID + ": " + r.Reason
+	return []any{"collector:" + r.Path, int32(-1), r.Offset, reason, capBytes([]byte(r.Raw), maxRaw), time.Now().UTC(), env.ID}
 }
 
 // capBytes returns b as a string of at most max bytes.

@@ -34,6 +34,7 @@ type parsed struct {
 	container *record.Container
 	lifecycle *record.Lifecycle
 	posture   *record.Posture
+	reject    *record.Reject
 }
 
 // decodeRecord decodes the envelope in value, checks that its kind belongs
@@ -155,6 +156,12 @@ func decodeEnvelope(p parsed, topic string, maxMessageBytes int) (parsed, error)
 			return p, err
 		}
 		return p, validatePosture(p.posture)
+	case record.KindReject:
+		p.reject = &record.Reject{}
+		if err := decodePayload(env, p.reject); err != nil {
+			return p, err
+		}
+		return p, validateReject(p.reject)
 	}
 	return p, fmt.Errorf("invalid envelope field kind=%q", env.Kind)
 }
@@ -407,6 +414,19 @@ func validatePosture(p *record.Posture) error {
 		if f.Key == "" {
 			return fmt.Errorf("missing posture field facts[%d].key", i)
 		}
+	}
+	return nil
+}
+
+func validateReject(r *record.Reject) error {
+	if r.Path == "" {
+		return fmt.Errorf("missing reject field path")
+	}
+	if r.Reason == "" {
+		return fmt.Errorf("missing reject field reason")
+	}
+	if r.Offset < -1 {
+		return fmt.Errorf("invalid reject field offset=%d: must be -1 (the whole file) or a byte offset", r.Offset)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func TopicFor(k Kind) string {
 		return TopicMetrics
 	case KindScan:
 		return TopicScans
-	case KindHost, KindContainer, KindLifecycle, KindPosture:
+	case KindHost, KindContainer, KindLifecycle, KindPosture, KindReject:
 		return TopicInventory
 	case KindAlert:
 		return TopicAlerts
@@ -122,9 +122,9 @@ func Decode(b []byte) (Envelope, error) {
 		return env, fmt.Errorf("invalid envelope field v=%d: this build reads versions 1 to %d", env.Version, Version)
 	}
 	switch env.Kind {
-	case KindLog, KindMetric, KindScan, KindHost, KindContainer, KindLifecycle, KindPosture, KindAlert:
+	case KindLog, KindMetric, KindScan, KindHost, KindContainer, KindLifecycle, KindPosture, KindReject, KindAlert:
 	default:
-		return env, fmt.Errorf("invalid envelope field kind=%q: expected log, metric, scan, host, container, lifecycle, posture or alert", env.Kind)
+		return env, fmt.Errorf("invalid envelope field kind=%q: expected log, metric, scan, host, container, lifecycle, posture, reject or alert", env.Kind)
 	}
 	if env.ID == "" {
 		return env, fmt.Errorf("missing envelope field id")

@@ -2,6 +2,7 @@ package tail
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -77,7 +78,26 @@ type Follower struct {
 
 	badLines  int64
 	lastError error
+	// rejected keeps up to maxRejected of the invalid lines since the last
+	// TakeRejected, so that the caller can send them on.
+	rejected []Rejected
 }
+
+// Rejected is a line the decoder rejected.
+type Rejected struct {
+	// Offset is the line's byte offset in the file it was read from.
+	Offset int64
+	// Line is a copy of the line, at most MaxRejectedBytes of it.
+	Line []byte
+	Err  error
+}
+
+// maxRejected bounds the rejected lines a follower keeps between two
+// TakeRejected calls. Lines beyond it are only counted in TakeBadLines.
+const maxRejected = 100
+
+// MaxRejectedBytes caps Rejected.Line.
+const MaxRejectedBytes = 64 << 10
 
 // HeadBytes is the length of the file head that identifies a log file
 // across a rotation by copytruncate. A json-file or CRI log starts with a
@@ -148,6 +168,9 @@ func (f *Follower) Read(max int) (entries []Entry, commit func() error, err erro
 		if err != nil {
 			f.badLines++
 			f.lastError = err
+			if len(f.rejected) < maxRejected {
+				f.rejected = append(f.rejected, Rejected{Offset: start, Line: bytes.Clone(line[:min(len(line), MaxRejectedBytes)]), Err: err})
+			}
 			continue
 		}
 		entries = append(entries, f.keep(decoded)...)
@@ -155,6 +178,14 @@ func (f *Follower) Read(max int) (entries []Entry, commit func() error, err erro
 
 	cp := f.checkpoint()
 	return entries, func() error { return f.store.Put(cp) }, nil
+}
+
+// TakeRejected returns the invalid lines kept since the last call, at most
+// 100 of them, and forgets them. TakeBadLines counts every invalid line.
+func (f *Follower) TakeRejected() []Rejected {
+	r := f.rejected
+	f.rejected = nil
+	return r
 }
 
 // TakeBadLines returns the number of invalid lines seen since the last call
