@@ -4,6 +4,7 @@
 package tail
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,12 +96,17 @@ func (s *Store) Get(path string) (Checkpoint, bool, error) {
 }
 
 // Put stores cp in memory and, when the store has a directory, on disk.
+// A checkpoint equal to the stored one is not written again, which spares
+// a synced file write each time a follower finds nothing new.
 func (s *Store) Put(cp Checkpoint) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	s.mem[cp.Path] = cp
+	if old, ok := s.mem[cp.Path]; ok && old.equal(cp) {
+		return nil
+	}
 	if s.dir == "" {
+		s.mem[cp.Path] = cp
 		return nil
 	}
 
@@ -108,7 +114,17 @@ func (s *Store) Put(cp Checkpoint) error {
 	if err != nil {
 		return fmt.Errorf("encode checkpoint of %q: %w", cp.Path, err)
 	}
-	return atomicfile.Write(s.file(cp.Path), "checkpoint", b)
+	// The memory copy changes only once the file has, so that a Put that
+	// failed is written again by the next Put of the same checkpoint.
+	if err := atomicfile.Write(s.file(cp.Path), "checkpoint", b); err != nil {
+		return err
+	}
+	s.mem[cp.Path] = cp
+	return nil
+}
+
+func (c Checkpoint) equal(o Checkpoint) bool {
+	return c.Path == o.Path && c.Device == o.Device && c.Inode == o.Inode && c.Offset == o.Offset && c.Read == o.Read && bytes.Equal(c.Head, o.Head)
 }
 
 // Forget drops the in-memory copy of path's checkpoint, so that the next
