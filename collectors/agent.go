@@ -750,7 +750,7 @@ func (a *Agent) collectLogs(ctx context.Context, containers []docker.Container, 
 	for _, c := range containers {
 		live[c.LogPath] = true
 		if _, ok := a.followers[c.LogPath]; !ok {
-			dec := docker.NewDecoder(docker.Target{ContainerID: c.Info.ContainerID, ContainerName: c.Info.Name}, a.now)
+			dec := docker.NewDecoder(docker.Target{ContainerID: c.Info.ContainerID, ContainerName: c.Info.Name})
 			a.followers[c.LogPath] = a.newFollower(c.LogPath, dec, docker.RotatedPaths)
 		}
 	}

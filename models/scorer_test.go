@@ -87,7 +87,7 @@ func TestScorerSyntheticIncident(t *testing.T) {
 			t.Errorf("summary = %q", a.Summary)
 		}
 		// Within the first hour sshd's workload has no model of its own, so
-		// the fleet model scores it and the last driver says so.
+		// the fleet model scores it and the last driver names the fleet model.
 		note := "scored by the fleet model: workload image=sshd is new, with 45 of the 1440 training windows its own model needs"
 		if !strings.HasSuffix(a.Summary, " ("+note+")") {
 			t.Errorf("summary = %q, want the fleet-model note at its end", a.Summary)

@@ -166,10 +166,11 @@ const (
 )
 
 // fitReason returns why the model should be fitted before it scores a
-// window that ends at now, or "" when the current forest stays: there is
-// no forest yet, the set grew by growth (a share of the rows of the last
-// fit), interval has passed in event time since the last fit, or
-// minContainerBaseline windows of a new image digest arrived.
+// window that ends at now, or "" when the current forest stays. A fit is
+// due when there is no forest yet, when the set grew by growth (a share of
+// the rows of the last fit), when interval has passed in event time since
+// the last fit, or when minContainerBaseline windows of a new image digest
+// arrived.
 func (t *trainingSet) fitReason(now time.Time, growth float64, interval time.Duration) string {
 	switch {
 	case t.forest == nil:

@@ -344,7 +344,7 @@ func newOutput(cfg *config.Config, logger *slog.Logger, gate *topicGate) (*Outpu
 	}
 	role := collectMetrics()
 	// Adding zero exports each drop series before the first drop, so that
-	// a dashboard or alert sees 0 rather than no data.
+	// a dashboard or alert reads 0 rather than no data.
 	for _, reason := range []string{spool.DropReasonNewest, spool.DropReasonOldest, spool.DropReasonTooLarge} {
 		role.Dropped(reason, 0)
 	}

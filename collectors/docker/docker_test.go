@@ -23,7 +23,7 @@ func readAll(t *testing.T, path string) ([]record.Log, *tail.Follower) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := docker.NewDecoder(docker.Target{ContainerID: "c1", ContainerName: "app"}, func() time.Time { return fixedNow })
+	dec := docker.NewDecoder(docker.Target{ContainerID: "c1", ContainerName: "app"})
 	f := tail.NewFollower(path, store, dec, docker.RotatedPaths)
 	defer f.Close()
 
@@ -335,7 +335,7 @@ func FuzzParseLine(f *testing.F) {
 func FuzzDecoder(f *testing.F) {
 	f.Add([]byte(`{"log":"a"}`), []byte(`{"log":"b\n"}`))
 	f.Fuzz(func(t *testing.T, a, b []byte) {
-		dec := docker.NewDecoder(docker.Target{ContainerID: "c"}, nil)
+		dec := docker.NewDecoder(docker.Target{ContainerID: "c"})
 		dec.Decode("p", a, 0, int64(len(a))+1)
 		dec.Decode("p", b, int64(len(a))+1, int64(len(a)+len(b))+2)
 		if p := dec.PendingStart(); p > int64(len(a))+1 {

@@ -104,11 +104,7 @@ type Decoder struct {
 }
 
 // NewDecoder returns a decoder for the log of target.
-//
-// NOTE: now is unused, because a line without a time field is rejected
-// rather than stamped with the time it was read. The parameter stays until
-// the callers stop passing it.
-func NewDecoder(target Target, now func() time.Time) *Decoder {
+func NewDecoder(target Target) *Decoder {
 	return &Decoder{target: target, pending: make(map[string]*pendingMessage)}
 }
 

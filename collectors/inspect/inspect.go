@@ -144,7 +144,7 @@ func (in *Inspector) Path(path string) error {
 		if st.IsDir() {
 			return in.dockerDir(path)
 		}
-		return in.logFile(path, FormatDocker, dockerDecoder(path, in.now))
+		return in.logFile(path, FormatDocker, dockerDecoder(path))
 	case FormatCRI:
 		if st.IsDir() {
 			return in.criRoot(path)

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/harrierhq/harrier/collectors/cgroup"
 	"github.com/harrierhq/harrier/collectors/cri"
@@ -27,7 +26,7 @@ import (
 // dockerDecoder returns a decoder for a json-file log at path. The
 // container id comes from the file name and the name from config.v2.json
 // beside it, when that file can be read.
-func dockerDecoder(path string, now func() time.Time) *docker.Decoder {
+func dockerDecoder(path string) *docker.Decoder {
 	name := filepath.Base(path)
 	id := name[:max(0, strings.Index(name, "-json.log"))]
 	target := docker.Target{ContainerID: id}
@@ -38,7 +37,7 @@ func dockerDecoder(path string, now func() time.Time) *docker.Decoder {
 			target = docker.Target{ContainerID: info.ContainerID, ContainerName: info.Name}
 		}
 	}
-	return docker.NewDecoder(target, now)
+	return docker.NewDecoder(target)
 }
 
 // criTarget takes namespace, pod and container from a path laid out as
@@ -154,7 +153,7 @@ func (in *Inspector) dockerDir(dir string) error {
 			}
 		}
 		rotated := docker.RotatedPaths(c.LogPath)
-		dec := docker.NewDecoder(docker.Target{ContainerID: c.Info.ContainerID, ContainerName: c.Info.Name}, in.now)
+		dec := docker.NewDecoder(docker.Target{ContainerID: c.Info.ContainerID, ContainerName: c.Info.Name})
 		for i := len(rotated) - 1; i >= 0; i-- {
 			if err := in.logFile(rotated[i], FormatDocker, dec); err != nil {
 				return err

@@ -53,7 +53,7 @@ created by net/http.(*Server).Serve in goroutine 1
 // json-file line each, and returns the messages of the records.
 func decodeAll(t *testing.T, cfg multiline.Config, now func() time.Time, lines []string) []string {
 	t.Helper()
-	dec, err := multiline.NewDecoder(docker.NewDecoder(docker.Target{ContainerID: "c"}, nil), cfg, now)
+	dec, err := multiline.NewDecoder(docker.NewDecoder(docker.Target{ContainerID: "c"}), cfg, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestStartPattern(t *testing.T) {
 }
 
 func TestInvalidStartPattern(t *testing.T) {
-	_, err := multiline.NewDecoder(docker.NewDecoder(docker.Target{}, nil), multiline.Config{StartPattern: "("}, nil)
+	_, err := multiline.NewDecoder(docker.NewDecoder(docker.Target{}), multiline.Config{StartPattern: "("}, nil)
 	if err == nil || !strings.Contains(err.Error(), `"("`) {
 		t.Fatalf("error = %v, want one naming the pattern", err)
 	}
@@ -125,7 +125,7 @@ func TestMaxLinesAndBytes(t *testing.T) {
 func TestMaxWait(t *testing.T) {
 	clock := time.Unix(0, 0)
 	now := func() time.Time { return clock }
-	dec, err := multiline.NewDecoder(docker.NewDecoder(docker.Target{ContainerID: "c"}, nil), multiline.Config{MaxWait: time.Second}, now)
+	dec, err := multiline.NewDecoder(docker.NewDecoder(docker.Target{ContainerID: "c"}), multiline.Config{MaxWait: time.Second}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func FuzzDecoder(f *testing.F) {
 		f.Add(s, 3, 200)
 	}
 	f.Fuzz(func(t *testing.T, text string, maxLines, maxBytes int) {
-		dec, err := multiline.NewDecoder(docker.NewDecoder(docker.Target{ContainerID: "c"}, nil), multiline.Config{MaxLines: maxLines % 1000, MaxBytes: maxBytes % 100000}, nil)
+		dec, err := multiline.NewDecoder(docker.NewDecoder(docker.Target{ContainerID: "c"}), multiline.Config{MaxLines: maxLines % 1000, MaxBytes: maxBytes % 100000}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,8 +29,8 @@ func (c *smallBlockLz4) NewWriter(w io.Writer) io.WriteCloser {
 	if z == nil {
 		z = lz4.NewWriter(w)
 		if err := z.Apply(lz4.BlockSizeOption(lz4BlockSize)); err != nil {
-			// Apply fails only on an invalid option, and the block size
-			// above is one of the sizes lz4 defines.
+			// Apply on a new writer fails only on an invalid option, and
+			// the block size above is one of the sizes lz4 defines.
 			panic("lz4 block size option rejected: " + err.Error())
 		}
 	} else {

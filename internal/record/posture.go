@@ -37,7 +37,7 @@ type Posture struct {
 // keys have one value. A list setting, such as a container's added
 // capabilities, has one value per item and may have none. The values are
 // the effective ones: when a file leaves a setting out, the reader stores
-// the default of the software that reads it, and Source says so.
+// the default of the software that reads it, and Source records that.
 type PostureFact struct {
 	Key    string   `json:"key"`
 	Values []string `json:"values"`

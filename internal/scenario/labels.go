@@ -43,7 +43,7 @@ var labelColumns = strings.Split(labelColumnsMessage, ",")
 //	brute-force,sshd-1,3f2a…,2026-11-30T05:12:00Z,2026-11-30T05:22:00Z
 //
 // Kind is one of Kinds. Entity is the container name and ContainerID the
-// 64-hex id of the container instance the incident happens in; for a
+// 64-hex id of the container instance the incident happens in. For a
 // rollout or redeploy that is the new container. Start is the first
 // minute of the incident and End the instant it stops, both RFC 3339 UTC.
 // For the incidents that persist (a vulnerable or privileged container, a

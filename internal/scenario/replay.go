@@ -19,7 +19,7 @@ import (
 // scans). Each Advance adds what happened up to its time: log lines are
 // appended to their files, metadata files take their latest version, and
 // cgroup snapshots appear. A collector pass after each Advance therefore
-// sees the fleet as a live host would at that time.
+// reads the fleet as it would read a live host at that time.
 type Stager struct {
 	src, dst string
 	states   []timedDir

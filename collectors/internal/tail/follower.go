@@ -181,7 +181,7 @@ func (f *Follower) Read(max int) (entries []Entry, commit func() error, err erro
 }
 
 // TakeRejected returns the invalid lines kept since the last call, at most
-// 100 of them, and forgets them. TakeBadLines counts every invalid line.
+// 100 of them, and clears them. TakeBadLines counts every invalid line.
 func (f *Follower) TakeRejected() []Rejected {
 	r := f.rejected
 	f.rejected = nil
